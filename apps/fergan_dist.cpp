@@ -1,0 +1,2 @@
+#include "fergan/logging.h"
+int main() { return 0; }
