@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # launch_trainer.sh — the body of every fergan training job; sourced by train_single_node.sbatch and
 # train_multi_node.sbatch inside the allocation.
 #

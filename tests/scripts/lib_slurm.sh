@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib_slurm.sh — start and stop a private one-node SLURM cluster for the end-to-end tests (source it).
 #
 # Why a real cluster: the sbatch scripts in slurm/ depend on behaviour that only SLURM itself has (signal
@@ -20,7 +21,8 @@
 
 SLURM_TEST_DIR=""
 SLURM_TEST_PIDS=()   # "name:pid" of every daemon we started, in start order
-SLURM_TEST_CPUS=""
+SLURM_TEST_CPUS=""  # CPUs of the test node (read by the tests)
+export SLURM_TEST_CPUS
 
 slurm_available() {
   command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null &&
@@ -62,7 +64,7 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=${dir}/munge/munge.socket
 StateSaveLocation=${dir}/state
-SlurmdSpoolDir=${dir}/spool/%n
+SlurmdSpoolDir=${dir}/spool
 SlurmctldPidFile=${dir}/slurmctld.pid
 SlurmdPidFile=${dir}/slurmd.pid
 SlurmctldLogFile=${dir}/log/slurmctld.log

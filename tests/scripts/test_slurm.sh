@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# test_slurm.sh — the project's own sbatch scripts (slurm/*.sbatch) on a real one-node SLURM cluster.
+#
+# lib_slurm.sh starts slurmctld + slurmd + munged in a temporary directory; every part below submits with
+# sbatch and polls `scontrol show job` (sbatch --wait polls too coarsely). The job scripts are the files in
+# slurm/, unmodified: the test only overrides resource counts on the sbatch command line (this node has two
+# CPUs and no GPU) and points the scripts at a tiny config through their FERGAN_* environment variables.
+#
+#   1. cluster smoke test: a batch job runs hostname, `srun --mpi=pmix -n 2` of a C MPI program (an
+#      all-reduce whose sum proves the two ranks are wired together), and `mpirun -np 2` inside the allocation
+#   2. launcher mechanics with a stub trainer (a bash script, so this part does not need fergan_dist):
+#      argument passing, USR1 to the batch shell (`scancel --signal=USR1 --batch`) forwarded to both ranks,
+#      exit 3 -> self-requeue -> restart with --resume auto -> COMPLETED; for srun and for mpirun; and a
+#      trainer error -> FAILED with its exit code, not requeued
+#   3. data_prep.sbatch packs a synthetic dataset; train_single_node.sbatch trains a tiny config with 2 ranks
+#      (submitted with --dependency=afterok on the data job): exit code, log lines, checkpoint files, and the
+#      checkpoints load (resuming from one trains an extra epoch)
+#   4. preemption: a longer run is signalled mid-training, checkpoints, requeues itself, resumes, finishes;
+#      its final weights equal those of an uninterrupted run of the same config (launch/run_local.sh -n 2)
+# The test prints SKIPPED and passes only when SLURM is not installed. Daemons are always stopped (trap).
+set -uo pipefail
+
+SRC=${FERGAN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BIN=${FERGAN_BUILD_DIR:-$SRC/build}/bin
+# shellcheck source=lib_slurm.sh
+source "$SRC/tests/scripts/lib_slurm.sh"
+
+if ! slurm_available; then
+  echo "SKIPPED: SLURM (slurmctld, slurmd, munged, sbatch) is not installed"
+  exit 0
+fi
+
+tmp=$(mktemp -d /tmp/fergan-test-slurm.XXXXXX)
+cleanup() {
+  local rc=$?
+  slurm_cluster_stop
+  if ((rc == 0)); then rm -rf "$tmp"; else echo "test_slurm: files kept in $tmp" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+t_start=$SECONDS
+
+fail() {
+  echo "FAIL: $*" >&2
+  slurm_dump_logs
+  exit 1
+}
+step() { echo "== [$((SECONDS - t_start))s] $*"; }
+
+# wait_for_log FILE REGEX JOB TIMEOUT: until FILE has a line matching REGEX (fails early if JOB ends).
+wait_for_log() {
+  local file=$1 regex=$2 job=$3 timeout=$4 start=$SECONDS state
+  while ((SECONDS - start < timeout)); do
+    grep -Eq -- "$regex" "$file" 2>/dev/null && return 0
+    state=$(slurm_job_field "$job" JobState)
+    [[ $state =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL)$ ]] && break
+    sleep 0.2
+  done
+  echo "--- $file" >&2
+  cat "$file" >&2 2>/dev/null
+  fail "no line matching '$regex' in $file (job $job: $(slurm_job_field "$job" JobState))"
+}
+
+# expect_job JOB STATE EXITCODE RESTARTS LOG: final state, exit code ("0:0"), restart count of a finished job.
+expect_job() {
+  local job=$1 want_state=$2 want_exit=$3 want_restarts=$4 log=$5 state
+  state=$(slurm_wait_job "$job" 240) || { cat "$log" >&2; fail "job $job did not finish (state $state)"; }
+  local exit_code restarts
+  exit_code=$(slurm_job_field "$job" ExitCode)
+  restarts=$(slurm_job_field "$job" Restarts)
+  if [[ $state != "$want_state" || $exit_code != "$want_exit" || $restarts != "$want_restarts" ]]; then
+    echo "--- $log" >&2
+    cat "$log" "${log%.out}.err" >&2 2>/dev/null
+    fail "job $job: state $state exit $exit_code restarts $restarts; expected $want_state $want_exit $want_restarts"
+  fi
+}
+
+# requeue_and_release JOB: waits for the self-requeued job to be PENDING again and lets it start now.
+# (SLURM holds a requeued batch job back for about two minutes; a real cluster just waits.)
+requeue_and_release() {
+  local job=$1 state
+  state=$(slurm_wait_state "$job" '^PENDING$' 60) || fail "job $job did not requeue itself (state $state)"
+  [[ $(slurm_job_field "$job" Restarts) == 1 ]] || fail "job $job: Restarts is not 1 after the requeue"
+  scontrol update JobId="$job" StartTime=now || fail "cannot release requeued job $job"
+}
+
+step "starting a one-node SLURM cluster in $tmp/cluster"
+slurm_cluster_start "$tmp/cluster" || fail "the test cluster did not start"
+cpus=$SLURM_TEST_CPUS
+((cpus >= 2)) || echo "note: this node has ${cpus} CPU(s); the 2-task jobs below need 2" >&2
+
+# ---------------------------------------------------------------------------------------------------------
+step "1. smoke test: hostname, srun --mpi=pmix -n 2, mpirun -np 2 inside an allocation"
+mkdir -p "$tmp/smoke"
+cat >"$tmp/smoke/allreduce.c" <<'EOF'
+#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char** argv) {
+  int rank, size, sum = 0;
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int mine = rank + 1;
+  MPI_Allreduce(&mine, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  printf("rank %d of %d: sum %d\n", rank, size, sum);
+  MPI_Finalize();
+  return 0;
+}
+EOF
+mpicc -O1 -o "$tmp/smoke/allreduce" "$tmp/smoke/allreduce.c" || fail "mpicc failed"
+cat >"$tmp/smoke/job.sh" <<EOF
+#!/bin/bash
+echo "batch host \$(hostname -s) tasks \$SLURM_NTASKS"
+echo "--- srun"
+srun --mpi=pmix -n 2 $tmp/smoke/allreduce | sort
+echo "--- mpirun"
+mpirun --allow-run-as-root -np 2 $tmp/smoke/allreduce | sort
+EOF
+job=$(sbatch --parsable -n 2 --job-name=smoke --chdir="$tmp/smoke" --output="$tmp/smoke/%x-%j.out" \
+  --error="$tmp/smoke/%x-%j.err" "$tmp/smoke/job.sh") || fail "sbatch of the smoke job failed"
+expect_job "$job" COMPLETED 0:0 0 "$tmp/smoke/smoke-$job.out"
+cat >"$tmp/smoke/expected" <<EOF
+batch host $(hostname -s) tasks 2
+--- srun
+rank 0 of 2: sum 3
+rank 1 of 2: sum 3
+--- mpirun
+rank 0 of 2: sum 3
+rank 1 of 2: sum 3
+EOF
+diff "$tmp/smoke/expected" "$tmp/smoke/smoke-$job.out" >&2 || fail "smoke job output differs (see diff above)"
+
+# ---------------------------------------------------------------------------------------------------------
+# Submits slurm/train_single_node.sbatch for this node: 2 tasks, 1 CPU each, no GPU. The remaining FERGAN_*
+# variables come from the caller's environment (sbatch exports it). Prints the job id.
+submit_train() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  FERGAN_ROOT=$SRC sbatch --parsable --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 \
+    --chdir="$dir" --output="$dir/%x-%j.out" --error="$dir/%x-%j.err" "$@" "$SRC/slurm/train_single_node.sbatch"
+}
+
+step "2. launcher mechanics with a stub trainer: signal forwarding, requeue, resume (srun and mpirun)"
+stub=$tmp/stub/stub_trainer.sh
+mkdir -p "$tmp/stub"
+cat >"$stub" <<'EOF'
+#!/bin/bash
+# Stands in for fergan_dist: counts 25 steps of 0.2 s; on USR1/TERM rank 0 saves its step and every rank
+# exits 3; with --resume auto it starts from the saved step. STUB_EXIT=N makes it fail at once with code N.
+rank=${PMIX_RANK:-${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-0}}}
+echo "stub rank $rank args: $*"
+[[ -n ${STUB_EXIT:-} ]] && { echo "stub rank $rank failing with $STUB_EXIT"; exit "$STUB_EXIT"; }
+step=0
+[[ " $* " == *" --resume auto "* && -f $STUB_STATE ]] && { step=$(cat "$STUB_STATE"); echo "stub rank $rank resumed at $step"; }
+stop=0
+trap 'stop=1' USR1 TERM
+echo "stub rank $rank running"
+while ((step < 25)); do
+  if ((stop)); then
+    [[ $rank == 0 ]] && echo "$step" >"$STUB_STATE"
+    echo "stub rank $rank checkpointed at $step"
+    exit 3
+  fi
+  sleep 0.2
+  step=$((step + 1))
+done
+echo "stub rank $rank done at $step"
+EOF
+chmod +x "$stub"
+touch "$tmp/stub/config.yaml"
+for launcher in srun mpirun; do
+  dir=$tmp/stub/$launcher
+  job=$(FERGAN_LAUNCHER=$launcher FERGAN_BIN=$stub FERGAN_CONFIG=$tmp/stub/config.yaml FERGAN_PHASE=img2text \
+    FERGAN_SET="train.batch_size=4 seed=5" STUB_STATE=$dir/state submit_train "$dir") || fail "sbatch failed"
+  log=$dir/fergan-$job.out
+  wait_for_log "$log" "stub rank 0 running" "$job" 60
+  wait_for_log "$log" "stub rank 1 running" "$job" 30
+  scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 --batch $job failed"
+  requeue_and_release "$job"
+  expect_job "$job" COMPLETED 0:0 1 "$log"
+  saved=$(cat "$dir/state")
+  for want in "received SIGUSR1; forwarding" "stub rank 0 checkpointed at $saved" \
+    "exit 3\); requeueing job $job" "job $job start \(restart 1\)" "launcher $launcher" \
+    "stub rank 0 resumed at $saved" "stub rank 1 resumed at $saved" "stub rank 0 done at 25" \
+    "stub rank 1 done at 25" "args: --config $tmp/stub/config.yaml --phase img2text --set train.batch_size=4 --set seed=5 --resume auto\$"; do
+    grep -Eq -- "$want" "$log" || { cat "$log" >&2; fail "$launcher: no line matching '$want' in the job log"; }
+  done
+  [[ $(grep -c "args:" "$log") == 4 ]] || fail "$launcher: expected 2 ranks x 2 starts in the log"
+  # srun lets every rank finish on its own; mpirun kills the others as soon as one exits non-zero (the real
+  # trainer holds all ranks in a barrier until the checkpoint is on disk), so rank 1's line is srun-only.
+  if [[ $launcher == srun ]]; then
+    grep -q "stub rank 1 checkpointed at $saved" "$log" || fail "srun: the signal did not reach rank 1"
+  fi
+done
+# A trainer error is the job's failure, with the trainer's exit code, and no requeue.
+dir=$tmp/stub/error
+job=$(STUB_EXIT=1 FERGAN_BIN=$stub FERGAN_CONFIG=$tmp/stub/config.yaml STUB_STATE=$dir/state submit_train "$dir") ||
+  fail "sbatch failed"
+expect_job "$job" FAILED 1:0 0 "$dir/fergan-$job.out"
+grep -q "trainer exited with code 1" "$dir/fergan-$job.out" || fail "error job: no exit code line in the log"
+
+# ---------------------------------------------------------------------------------------------------------
+step "3. data_prep.sbatch, then train_single_node.sbatch with fergan_dist on 2 CPU ranks"
+for tool in fergan_dist data_prep; do
+  [[ -x $BIN/$tool ]] || fail "$BIN/$tool is missing: build it first (FERGAN_BUILD_DIR=$BIN/..)"
+done
+"$BIN/data_prep" synth --out "$tmp/data/raw" --per-class 6 --splits train:6 --seed 3 >/dev/null 2>&1 ||
+  fail "data_prep synth failed"
+mkdir -p "$tmp/data/job"
+prep_job=$(FERGAN_ROOT=$SRC FERGAN_DATA_PREP_BIN=$BIN/data_prep FERGAN_DATA_INPUT=$tmp/data/raw \
+  FERGAN_DATA_OUT=$tmp/data/shards FERGAN_DATA_PREP_ARGS="--random-embeddings --embed-dim 32 --samples-per-shard 20 --quiet" \
+  sbatch --parsable --cpus-per-task=1 --chdir="$tmp/data/job" --output="$tmp/data/job/%x-%j.out" \
+  --error="$tmp/data/job/%x-%j.err" "$SRC/slurm/data_prep.sbatch") || fail "sbatch data_prep.sbatch failed"
+
+# The tiny config: 42 synthetic faces, 32-d embeddings, 64x64 images from an 8-channel generator.
+# threads: 1 keeps every rank's arithmetic identical between the SLURM run and the reference run below.
+cat >"$tmp/tiny.yaml" <<EOF
+run_dir: $tmp/runs/tiny
+checkpoint_dir: $tmp/runs/tiny/checkpoints
+device: cpu
+threads: 1
+seed: 11
+data:
+  shards: $tmp/data/shards
+  split: train
+train:
+  batch_size: 3
+  log_interval: 1
+  save_interval: 1
+img2text:
+  epochs: 1
+  latent_dim: 32
+text2img:
+  epochs: 1
+  latent_dim: 32
+  image_size: 64
+  ngf: 8
+  ndf: 8
+  noise_dim: 8
+  sample_grid_per_emotion: 1
+EOF
+dir=$tmp/runs/tiny-job
+job=$(FERGAN_BIN=$BIN/fergan_dist FERGAN_CONFIG=$tmp/tiny.yaml submit_train "$dir" --dependency=afterok:"$prep_job") ||
+  fail "sbatch train_single_node.sbatch failed"
+expect_job "$prep_job" COMPLETED 0:0 0 "$tmp/data/job/fergan-data-prep-$prep_job.out"
+[[ -s $tmp/data/shards/manifest.json ]] || fail "data_prep.sbatch wrote no manifest.json"
+log=$dir/fergan-$job.out
+expect_job "$job" COMPLETED 0:0 0 "$log"
+for want in "job $job start \(restart 0\).*2 ranks" "Training Image -> Text GAN" "\[Img2Text\] Epoch 1/1 done" \
+  "Training Text -> Image GAN" "\[Text2Img\] Epoch 1/1 done" "trainer exited with code 0"; do
+  grep -Eq -- "$want" "$log" || { cat "$log" >&2; fail "tiny job: no line matching '$want' in its log"; }
+done
+ck=$tmp/runs/tiny/checkpoints
+for phase in img2text text2img; do
+  for net in generator discriminator; do
+    [[ -s $ck/${phase}_${net}_epoch_1.pth ]] || fail "tiny job: checkpoint ${phase}_${net}_epoch_1.pth missing"
+  done
+done
+# The checkpoints load: resuming from each phase's epoch-1 set with one more epoch restores both networks
+# (shapes are checked on load) and trains on.
+for phase in img2text text2img; do
+  "$BIN/fergan_dist" --config "$tmp/tiny.yaml" --phase "$phase" --set "$phase.epochs=2" \
+    --set "checkpoint_dir=$tmp/runs/tiny-load/$phase" --set "run_dir=$tmp/runs/tiny-load/$phase" \
+    --resume "$ck/${phase}_generator_epoch_1.pth" >"$tmp/runs/load-$phase.log" 2>&1 ||
+    { cat "$tmp/runs/load-$phase.log" >&2; fail "resuming from the $phase checkpoint failed"; }
+  grep -q "Resuming .* from $ck/${phase}_generator_epoch_1.pth" "$tmp/runs/load-$phase.log" ||
+    { cat "$tmp/runs/load-$phase.log" >&2; fail "resume from the $phase checkpoint did not say so"; }
+  [[ -s $tmp/runs/tiny-load/$phase/${phase}_generator_epoch_2.pth ]] || fail "no epoch-2 $phase checkpoint after resume"
+done
+
+# ---------------------------------------------------------------------------------------------------------
+step "4. preemption: USR1 mid-training -> checkpoint, requeue, resume; weights equal an uninterrupted run"
+# Both runs use the same run_dir/checkpoint_dir (the reference is moved aside before the SLURM run), so the
+# resolved config stored in the checkpoints is the same too.
+long_set="text2img.epochs=3 run_dir=$tmp/runs/long checkpoint_dir=$tmp/runs/long/checkpoints"
+# shellcheck disable=SC2046
+FERGAN_BIN=$BIN/fergan_dist OMP_NUM_THREADS=1 "$SRC/launch/run_local.sh" -n 2 --config "$tmp/tiny.yaml" \
+  $(printf -- '--set %s ' $long_set) >"$tmp/runs/reference.log" 2>&1 ||
+  { cat "$tmp/runs/reference.log" >&2; fail "the uninterrupted reference run failed"; }
+mv "$tmp/runs/long" "$tmp/runs/reference"
+
+dir=$tmp/runs/long-job
+job=$(FERGAN_BIN=$BIN/fergan_dist FERGAN_CONFIG=$tmp/tiny.yaml FERGAN_SET="$long_set" submit_train "$dir") ||
+  fail "sbatch failed"
+log=$dir/fergan-$job.out
+# Signal in the middle of the second Text->Image epoch: by then both phases have checkpoints on disk.
+wait_for_log "$log" "\[Text2Img\] Epoch 1/3 done" "$job" 180
+wait_for_log "$log" "\[Text2Img\] epoch 2/3" "$job" 60
+scancel --signal=USR1 --batch "$job" || fail "scancel --signal=USR1 --batch $job failed"
+requeue_and_release "$job"
+expect_job "$job" COMPLETED 0:0 1 "$log"
+for want in "received SIGUSR1; forwarding" "Stopped on signal after a checkpoint" "exit 3\); requeueing job $job" \
+  "job $job start \(restart 1\)" "Resuming Text -> Image" "\[Text2Img\] Epoch 3/3 done" "trainer exited with code 0"; do
+  grep -Eq -- "$want" "$log" || { cat "$log" >&2; fail "preempted job: no line matching '$want' in its log"; }
+done
+ls "$tmp/runs/long/checkpoints"/text2img_generator_epoch_1_step_*.pth >/dev/null 2>&1 ||
+  fail "preempted job: no mid-epoch checkpoint text2img_generator_epoch_1_step_*.pth (epochs done: 1)"
+for phase_epoch in img2text:1 text2img:3; do
+  phase=${phase_epoch%%:*}
+  epoch=${phase_epoch#*:}
+  for net in generator discriminator; do
+    a=$tmp/runs/reference/checkpoints/${phase}_${net}_epoch_${epoch}.pth
+    b=$tmp/runs/long/checkpoints/${phase}_${net}_epoch_${epoch}.pth
+    [[ -s $a && -s $b ]] || fail "final checkpoint ${phase}_${net}_epoch_${epoch}.pth missing"
+    cmp -s "$a" "$b" || fail "${phase}_${net}_epoch_${epoch}.pth of the preempted run differs from the uninterrupted run"
+  done
+done
+
+step "all SLURM tests passed in $((SECONDS - t_start)) s"
