@@ -259,9 +259,10 @@ for phase in img2text text2img; do
   done
 done
 # The checkpoints load: resuming from each phase's epoch-1 set with one more epoch restores both networks
-# (shapes are checked on load) and trains on.
+# (shapes are checked on load) and trains on, in a single process (launch/run_dev.sh, the laptop path).
 for phase in img2text text2img; do
-  "$BIN/fergan_dist" --config "$tmp/tiny.yaml" --phase "$phase" --set "$phase.epochs=2" \
+  FERGAN_BIN=$BIN/fergan_dist OMP_NUM_THREADS=1 "$SRC/launch/run_dev.sh" --config "$tmp/tiny.yaml" \
+    --phase "$phase" --set "$phase.epochs=2" \
     --set "checkpoint_dir=$tmp/runs/tiny-load/$phase" --set "run_dir=$tmp/runs/tiny-load/$phase" \
     --resume "$ck/${phase}_generator_epoch_1.pth" >"$tmp/runs/load-$phase.log" 2>&1 ||
     { cat "$tmp/runs/load-$phase.log" >&2; fail "resuming from the $phase checkpoint failed"; }
