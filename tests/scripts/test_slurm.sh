@@ -11,7 +11,7 @@
 #   2. launcher mechanics with a stub trainer (a bash script, so this part does not need fergan_dist):
 #      argument passing, USR1 to the batch shell (`scancel --signal=USR1 --batch`) forwarded to both ranks,
 #      exit 3 -> self-requeue -> restart with --resume auto -> COMPLETED; for srun and for mpirun; and a
-#      trainer error -> FAILED with its exit code, not requeued
+#      trainer error -> FAILED with its exit code, not requeued; train_multi_node.sbatch on one node
 #   3. data_prep.sbatch packs a synthetic dataset; train_single_node.sbatch trains a tiny config with 2 ranks
 #      (submitted with --dependency=afterok on the data job): exit code, log lines, checkpoint files, and the
 #      checkpoints load (resuming from one trains an extra epoch)
@@ -148,7 +148,7 @@ mkdir -p "$tmp/stub"
 cat >"$stub" <<'EOF'
 #!/bin/bash
 # Stands in for fergan_dist: counts 25 steps of 0.2 s; on USR1/TERM rank 0 saves its step and every rank
-# exits 3; with --resume auto it starts from the saved step. STUB_EXIT=N makes it fail at once with code N.
+# exits 3 after that; with --resume auto it starts from the saved step. STUB_EXIT=N: fail at once with code N.
 rank=${PMIX_RANK:-${OMPI_COMM_WORLD_RANK:-${SLURM_PROCID:-0}}}
 echo "stub rank $rank args: $*"
 [[ -n ${STUB_EXIT:-} ]] && { echo "stub rank $rank failing with $STUB_EXIT"; exit "$STUB_EXIT"; }
@@ -159,8 +159,15 @@ trap 'stop=1' USR1 TERM
 echo "stub rank $rank running"
 while ((step < 25)); do
   if ((stop)); then
-    [[ $rank == 0 ]] && echo "$step" >"$STUB_STATE"
-    echo "stub rank $rank checkpointed at $step"
+    # Like the trainer: rank 0 saves, the others wait for the save (a barrier) before everyone exits 3.
+    marker=$STUB_STATE.saved-${SLURM_RESTART_COUNT:-0}
+    if [[ $rank == 0 ]]; then
+      echo "stub rank $rank checkpointed at $step"
+      echo "$step" >"$STUB_STATE" && touch "$marker"
+    else
+      for _ in $(seq 100); do [[ -e $marker ]] && break; sleep 0.1; done
+      echo "stub rank $rank checkpointed at $step"
+    fi
     exit 3
   fi
   sleep 0.2
@@ -191,9 +198,17 @@ for launcher in srun mpirun; do
   # srun lets every rank finish on its own; mpirun kills the others as soon as one exits non-zero (the real
   # trainer holds all ranks in a barrier until the checkpoint is on disk), so rank 1's line is srun-only.
   if [[ $launcher == srun ]]; then
-    grep -q "stub rank 1 checkpointed at $saved" "$log" || fail "srun: the signal did not reach rank 1"
+    grep -q "stub rank 1 checkpointed at" "$log" || fail "srun: the signal did not reach rank 1"
   fi
 done
+# train_multi_node.sbatch runs the same launcher; on this one node it is submitted with --nodes=1.
+dir=$tmp/stub/multi
+mkdir -p "$dir"
+job=$(FERGAN_ROOT=$SRC FERGAN_BIN=$stub FERGAN_CONFIG=$tmp/stub/config.yaml STUB_STATE=$dir/state sbatch --parsable \
+  --nodes=1 --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 --chdir="$dir" --output="$dir/%x-%j.out" \
+  --error="$dir/%x-%j.err" "$SRC/slurm/train_multi_node.sbatch") || fail "sbatch train_multi_node.sbatch failed"
+expect_job "$job" COMPLETED 0:0 0 "$dir/fergan-multi-$job.out"
+[[ $(grep -c "done at 25" "$dir/fergan-multi-$job.out") == 2 ]] || fail "multi-node script: 2 ranks did not finish"
 # A trainer error is the job's failure, with the trainer's exit code, and no requeue.
 dir=$tmp/stub/error
 job=$(STUB_EXIT=1 FERGAN_BIN=$stub FERGAN_CONFIG=$tmp/stub/config.yaml STUB_STATE=$dir/state submit_train "$dir") ||
