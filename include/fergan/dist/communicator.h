@@ -1,0 +1,71 @@
+// Collective operations between ranks, behind one interface for CPU (MPI) and GPU (NCCL) tensors.
+//
+// The trainer and the gradient reducer talk only to Communicator; make_communicator() picks the backend
+// from the device ("auto": NCCL for CUDA tensors, MPI for CPU ones) unless the config names one. Tensor
+// collectives work in place on contiguous tensors. Host-vector reductions (losses, metrics, the stop
+// vote) always travel over MPI on a communicator of their own, so they never interleave with gradients.
+//
+// Every wait has a deadline (config dist.timeout_s): a peer that died or hangs turns into a fergan::Error
+// (and, for NCCL, an aborted communicator) instead of a job that hangs until the wall-clock limit.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fergan::dist {
+
+class Context;
+
+enum class ReduceOp { Sum, Avg, Max, Min };
+
+// One in-flight collective. wait() blocks until it is complete (and its result is visible to the compute
+// stream on GPUs), or throws on timeout or a communication error. Destroying an unwaited Work waits.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+  virtual bool is_completed() = 0;  // non-blocking test; also drives MPI progress
+};
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world() const = 0;
+  virtual std::string backend() const = 0;  // "mpi" | "nccl"
+
+  // In-place all-reduce of a contiguous tensor (float32/float64/int32/int64; Avg on floating types only).
+  virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) = 0;
+  void allreduce(torch::Tensor tensor, ReduceOp op) { allreduce_async(tensor, op)->wait(); }
+  void allreduce_sum(torch::Tensor tensor) { allreduce(tensor, ReduceOp::Sum); }
+  void allreduce_avg(torch::Tensor tensor) { allreduce(tensor, ReduceOp::Avg); }
+
+  // In-place broadcast of a contiguous tensor of any dtype from `root`.
+  virtual void broadcast(torch::Tensor tensor, int root) = 0;
+
+  // Reduction of a small host vector (losses, metrics, agreement flags), over MPI.
+  // `values` must stay alive and untouched until the returned Work is waited for.
+  virtual std::unique_ptr<Work> allreduce_host_async(std::vector<double>& values, ReduceOp op) = 0;
+  void allreduce_host(std::vector<double>& values, ReduceOp op) { allreduce_host_async(values, op)->wait(); }
+
+  virtual void barrier() = 0;
+};
+
+// backend: "auto" | "mpi" | "nccl". "nccl" needs a CUDA device and a build with FERGAN_WITH_CUDA.
+// "mpi" with a CUDA device works (tensors are staged through host memory), for debugging.
+std::unique_ptr<Communicator> make_communicator(Context& context, torch::Device device,
+                                                const std::string& backend = "auto",
+                                                double timeout_s = 600.0);
+
+// The MPI backend, usable directly (and by tests) for CPU tensors.
+std::unique_ptr<Communicator> make_mpi_communicator(Context& context, double timeout_s = 600.0);
+
+#ifdef FERGAN_WITH_CUDA
+// The NCCL backend (nccl_communicator_cuda.cpp): one communicator over all ranks, one GPU per rank.
+std::unique_ptr<Communicator> make_nccl_communicator(Context& context, int device_index, double timeout_s);
+#endif
+
+}  // namespace fergan::dist

@@ -1,0 +1,250 @@
+// The NCCL backend of Communicator: GPU tensors, one GPU per rank (see communicator.h).
+//
+// Built only with -DFERGAN_WITH_CUDA=ON (CMake drops *_cuda.cpp otherwise). The communicator is made from an
+// ncclUniqueId that rank 0 creates and sends over MPI_Bcast. Collectives run on a stream of their own so
+// that they overlap the backward kernels; each one is ordered after the work already queued on the compute
+// stream by an event (gradients are ready), and the compute stream is ordered after it again in wait().
+//
+// NCCL has no timeouts of its own: a dead peer leaves the kernel spinning forever. wait() therefore polls
+// the completion event and ncclCommGetAsyncError against a deadline (config dist.timeout_s) and calls
+// ncclCommAbort on timeout or error, then throws; Context::abort also aborts the communicator (abort hook).
+//
+// LibTorch-CUDA-specific code is one function, compute_stream(): everything else is plain CUDA runtime and
+// NCCL, so it builds against any CUDA LibTorch >= 1.13.
+#ifdef FERGAN_WITH_CUDA
+
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <atomic>
+
+#include "fergan/dist/communicator.h"
+#include "fergan/dist/context.h"
+#include "wait_deadline.h"
+
+#define CUDA_CHECK(call)                                                                                     \
+  do {                                                                                                       \
+    cudaError_t fg_cuda_rc_ = (call);                                                                        \
+    if (fg_cuda_rc_ != cudaSuccess)                                                                          \
+      ::fergan::fail(::fergan::str("CUDA call failed: ", #call, ": ", cudaGetErrorString(fg_cuda_rc_), " (", \
+                                   __FILE__, ":", __LINE__, ")"));                                           \
+  } while (0)
+
+#define NCCL_CHECK(call)                                                                                     \
+  do {                                                                                                       \
+    ncclResult_t fg_nccl_rc_ = (call);                                                                       \
+    if (fg_nccl_rc_ != ncclSuccess)                                                                          \
+      ::fergan::fail(::fergan::str("NCCL call failed: ", #call, ": ", ncclGetErrorString(fg_nccl_rc_), " (", \
+                                   __FILE__, ":", __LINE__, ")"));                                           \
+  } while (0)
+
+namespace fergan::dist {
+namespace {
+
+// The one LibTorch-CUDA-specific call: the stream this thread's LibTorch kernels are queued on.
+cudaStream_t compute_stream(int device) {
+  return c10::cuda::getCurrentCUDAStream(device).stream();
+}
+
+ncclDataType_t nccl_type(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32:
+      return ncclFloat32;
+    case torch::kFloat64:
+      return ncclFloat64;
+    case torch::kFloat16:
+      return ncclFloat16;
+    case torch::kInt32:
+      return ncclInt32;
+    case torch::kInt64:
+      return ncclInt64;
+    default:
+      fail(fergan::str("NCCL all-reduce: unsupported dtype ", type));
+  }
+}
+
+ncclRedOp_t nccl_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+      return ncclSum;
+    case ReduceOp::Avg:
+      return ncclAvg;  // NCCL >= 2.10
+    case ReduceOp::Max:
+      return ncclMax;
+    case ReduceOp::Min:
+      return ncclMin;
+  }
+  return ncclSum;
+}
+
+// Shared by the communicator, its in-flight Works and the abort hook, whichever goes last.
+struct NcclState {
+  ncclComm_t comm = nullptr;
+  cudaStream_t stream = nullptr;
+  int device = 0;
+  double timeout_s = 600;
+  std::atomic<bool> aborted{false};
+
+  void abort() {
+    if (!aborted.exchange(true) && comm != nullptr) ncclCommAbort(comm);
+  }
+  // Throws (after aborting) if NCCL reported an asynchronous error, e.g. a peer's connection broke.
+  void check_async_error() {
+    if (aborted) fail("NCCL communicator was aborted");
+    ncclResult_t async = ncclSuccess;
+    NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
+    if (async != ncclSuccess && async != ncclInProgress) {
+      abort();
+      fail(fergan::str("NCCL asynchronous error: ", ncclGetErrorString(async)));
+    }
+  }
+};
+
+class NcclWork : public Work {
+ public:
+  NcclWork(std::shared_ptr<NcclState> state, cudaEvent_t done, torch::Tensor keep_alive, std::string what)
+      : state_(std::move(state)), done_(done), keep_alive_(std::move(keep_alive)), what_(std::move(what)) {}
+
+  ~NcclWork() override {
+    if (!waited_ && !state_->aborted) {
+      try {
+        wait();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "warning: %s\n", e.what());
+      }
+    }
+    cudaEventDestroy(done_);
+  }
+
+  bool is_completed() override {
+    cudaError_t rc = cudaEventQuery(done_);
+    if (rc == cudaSuccess) return true;
+    if (rc == cudaErrorNotReady) return false;
+    CUDA_CHECK(rc);
+    return false;
+  }
+
+  void wait() override {
+    if (waited_) return;
+    waited_ = true;
+    detail::poll_until(
+        [this] {
+          if (is_completed()) return true;
+          state_->check_async_error();
+          return false;
+        },
+        state_->timeout_s,
+        [this] {
+          state_->abort();
+          fail(fergan::str("NCCL ", what_, " did not complete within dist.timeout_s = ", state_->timeout_s,
+                           " s (a peer rank died or is stuck); communicator aborted"));
+        });
+    // Later kernels on the compute stream must see the reduced values.
+    CUDA_CHECK(cudaStreamWaitEvent(compute_stream(state_->device), done_, 0));
+    keep_alive_ = torch::Tensor();
+  }
+
+ private:
+  std::shared_ptr<NcclState> state_;
+  cudaEvent_t done_;
+  torch::Tensor keep_alive_;  // the buffer NCCL writes into stays allocated until the collective is done
+  std::string what_;
+  bool waited_ = false;
+};
+
+class NcclCommunicator : public Communicator {
+ public:
+  NcclCommunicator(Context& context, int device, double timeout_s)
+      : context_(context),
+        host_(make_mpi_communicator(context, timeout_s)),
+        state_(std::make_shared<NcclState>()) {
+    FG_CHECK(timeout_s > 0, "dist.timeout_s must be positive, got ", timeout_s);
+    state_->device = device;
+    state_->timeout_s = timeout_s;
+    CUDA_CHECK(cudaSetDevice(device));
+    ncclUniqueId id;
+    if (context.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+    MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, context.world_comm()));
+    NCCL_CHECK(ncclCommInitRank(&state_->comm, context.world(), id, context.rank()));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking));
+    std::shared_ptr<NcclState> state = state_;
+    abort_hook_ = context.add_abort_hook([state] { state->abort(); });
+  }
+
+  ~NcclCommunicator() override {
+    context_.remove_abort_hook(abort_hook_);
+    if (!state_->aborted) {
+      cudaStreamSynchronize(state_->stream);
+      ncclCommDestroy(state_->comm);
+    }
+    cudaStreamDestroy(state_->stream);
+  }
+
+  int rank() const override { return context_.rank(); }
+  int world() const override { return context_.world(); }
+  std::string backend() const override { return "nccl"; }
+
+  std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) override {
+    check_tensor(tensor, "all-reduce");
+    FG_CHECK(op != ReduceOp::Avg || tensor.is_floating_point(),
+             "all-reduce Avg needs a floating tensor, got ", tensor.scalar_type());
+    cudaEvent_t done = order_after_compute();
+    NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
+                             nccl_type(tensor.scalar_type()), nccl_op(op), state_->comm, state_->stream));
+    CUDA_CHECK(cudaEventRecord(done, state_->stream));
+    return std::make_unique<NcclWork>(state_, done, tensor, "all-reduce");
+  }
+
+  void broadcast(torch::Tensor tensor, int root) override {
+    check_tensor(tensor, "broadcast");
+    FG_CHECK(root >= 0 && root < world(), "broadcast root ", root, " outside [0, ", world(), ")");
+    cudaEvent_t done = order_after_compute();
+    NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel() * tensor.element_size(),
+                             ncclUint8, root, state_->comm, state_->stream));
+    CUDA_CHECK(cudaEventRecord(done, state_->stream));
+    NcclWork(state_, done, tensor, "broadcast").wait();
+  }
+
+  std::unique_ptr<Work> allreduce_host_async(std::vector<double>& values, ReduceOp op) override {
+    return host_->allreduce_host_async(values, op);
+  }
+
+  void barrier() override { host_->barrier(); }
+
+ private:
+  void check_tensor(const torch::Tensor& tensor, const char* what) {
+    FG_CHECK(tensor.defined() && tensor.is_contiguous(), "NCCL ", what, " needs a defined contiguous tensor");
+    FG_CHECK(tensor.is_cuda() && tensor.device().index() == state_->device, "NCCL ", what,
+             " needs a tensor on cuda:", state_->device, ", got one on ", tensor.device());
+    if (state_->aborted) fail("NCCL communicator was aborted");
+  }
+
+  // Makes the communication stream wait for everything queued so far on this thread's compute stream, and
+  // returns a fresh event for the caller to record when its collective is queued.
+  cudaEvent_t order_after_compute() {
+    CUDA_CHECK(cudaSetDevice(state_->device));
+    cudaEvent_t ready = nullptr, done = nullptr;
+    CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventRecord(ready, compute_stream(state_->device)));
+    CUDA_CHECK(cudaStreamWaitEvent(state_->stream, ready, 0));
+    CUDA_CHECK(cudaEventDestroy(ready));  // released once recorded work completes
+    CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    return done;
+  }
+
+  Context& context_;
+  std::unique_ptr<Communicator> host_;  // MPI, for host vectors and the barrier
+  std::shared_ptr<NcclState> state_;
+  int abort_hook_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_nccl_communicator(Context& context, int device_index, double timeout_s) {
+  return std::make_unique<NcclCommunicator>(context, device_index, timeout_s);
+}
+
+}  // namespace fergan::dist
+
+#endif  // FERGAN_WITH_CUDA

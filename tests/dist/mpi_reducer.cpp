@@ -1,0 +1,199 @@
+// BucketReducer under `mpirun -np 2`: gradients after end() equal the average of per-rank gradients.
+//
+// The reference is computed without any communication: every rank rebuilds every rank's batch from its
+// seed, runs plain backward for each, and averages. The reduced path runs one backward on its own batch
+// between begin() and end(). A D-like and a G-like parameter set alternate (the G step freezes D, the D step
+// detaches G's output), with an SGD step in between so the weights move; tiny buckets force one bucket per
+// parameter, a huge bucket puts everything in one.
+#include <gtest/gtest.h>
+
+#include "fergan/dist/communicator.h"
+#include "fergan/dist/reducer.h"
+#include "mpi_gtest_main.h"
+
+using namespace fergan;
+using namespace fergan::dist;
+
+namespace {
+
+struct Batch {
+  torch::Tensor real, noise;
+};
+
+Batch batch_of(int rank, int step) {
+  torch::manual_seed(10000 + 100 * step + rank);
+  return {torch::randn({5, 6}), torch::randn({5, 4})};
+}
+
+struct Gan {
+  torch::nn::Sequential g{nullptr}, d{nullptr};
+  Gan() {
+    torch::manual_seed(7);  // identical weights on every rank, as after broadcast_module
+    g = torch::nn::Sequential(torch::nn::Linear(4, 8), torch::nn::ReLU(), torch::nn::Linear(8, 6));
+    d = torch::nn::Sequential(torch::nn::Linear(6, 16), torch::nn::Tanh(), torch::nn::Linear(16, 3),
+                              torch::nn::Tanh(), torch::nn::Linear(3, 1));
+  }
+  void set_trainable(torch::nn::Module& m, bool on) {
+    for (auto& p : m.parameters()) p.set_requires_grad(on);
+  }
+  torch::Tensor d_loss(const Batch& b) {
+    auto fake = g->forward(b.noise).detach();
+    return (torch::softplus(-d->forward(b.real)).mean() + torch::softplus(d->forward(fake)).mean()) / 2;
+  }
+  torch::Tensor g_loss(const Batch& b) { return torch::softplus(-d->forward(g->forward(b.noise))).mean(); }
+};
+
+std::vector<torch::Tensor> grads_of(const std::vector<torch::Tensor>& params) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : params) out.push_back(p.grad().clone());
+  return out;
+}
+
+void zero_grads(const std::vector<torch::Tensor>& params) {
+  for (auto& p : params) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+}
+
+// Average over ranks of the gradients of `loss_of(batch of rank r)`, computed locally.
+std::vector<torch::Tensor> reference_grads(const std::vector<torch::Tensor>& params, int world, int step,
+                                           const std::function<torch::Tensor(const Batch&)>& loss_of) {
+  std::vector<torch::Tensor> sum;
+  for (int r = 0; r < world; ++r) {
+    zero_grads(params);
+    loss_of(batch_of(r, step)).backward();
+    auto g = grads_of(params);
+    if (sum.empty()) {
+      sum = g;
+    } else {
+      for (size_t i = 0; i < g.size(); ++i) sum[i] += g[i];
+    }
+  }
+  for (auto& s : sum) s /= world;
+  return sum;
+}
+
+void run_alternating_steps(double bucket_mb, size_t expected_d_buckets, size_t expected_g_buckets) {
+  auto comm = make_mpi_communicator(test::context(), 60.0);
+  const int world = comm->world();
+  ASSERT_EQ(world, 2);
+  Gan gan;
+  auto d_params = gan.d->parameters();
+  auto g_params = gan.g->parameters();
+  BucketReducer reducer(*comm, bucket_mb);
+  EXPECT_EQ(reducer.bucket_count(d_params), expected_d_buckets);
+  EXPECT_EQ(reducer.bucket_count(g_params), expected_g_buckets);
+  torch::optim::SGD d_opt(d_params, 0.1), g_opt(g_params, 0.1);
+
+  for (int step = 0; step < 4; ++step) {
+    // D step: G frozen by detach; G's .grad carries a sentinel that must survive untouched.
+    gan.set_trainable(*gan.d, true);
+    for (auto& p : g_params) p.mutable_grad() = torch::full_like(p, 42.0);
+    auto d_loss = [&](const Batch& b) { return gan.d_loss(b); };
+    auto expected_d = reference_grads(d_params, world, 2 * step, d_loss);
+    zero_grads(d_params);
+    reducer.begin(d_params);
+    d_loss(batch_of(comm->rank(), 2 * step)).backward();
+    reducer.end(d_params);
+    for (size_t i = 0; i < d_params.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(d_params[i].grad(), expected_d[i], 1e-6, 1e-7))
+          << "D step " << step << " param " << i << "\n"
+          << (d_params[i].grad() - expected_d[i]).abs().max();
+    }
+    for (auto& p : g_params)
+      EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, 42.0))) << "G grad touched";
+    d_opt.step();
+
+    // G step: D does not require grad, so nothing is computed or sent for it.
+    gan.set_trainable(*gan.d, false);
+    for (auto& p : d_params) p.mutable_grad() = torch::full_like(p, -7.0);
+    auto g_loss = [&](const Batch& b) { return gan.g_loss(b); };
+    auto expected_g = reference_grads(g_params, world, 2 * step + 1, g_loss);
+    zero_grads(g_params);
+    reducer.begin(g_params);
+    g_loss(batch_of(comm->rank(), 2 * step + 1)).backward();
+    reducer.end(g_params);
+    for (size_t i = 0; i < g_params.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(g_params[i].grad(), expected_g[i], 1e-6, 1e-7))
+          << "G step " << step << " param " << i;
+    }
+    for (auto& p : d_params)
+      EXPECT_TRUE(torch::equal(p.grad(), torch::full_like(p, -7.0))) << "D grad touched";
+    g_opt.step();
+  }
+  EXPECT_GT(reducer.bytes_reduced_total(), 0);
+  EXPECT_GE(reducer.wait_seconds_total(), 0.0);
+  // The same averaged gradients on both ranks keep the weights identical.
+  for (auto& p : gan.g->parameters()) {
+    auto copy = p.detach().clone();
+    comm->allreduce(copy, ReduceOp::Max);
+    EXPECT_TRUE(torch::equal(copy, p.detach()));
+  }
+}
+
+}  // namespace
+
+TEST(BucketReducer, TinyBucketsOneParameterEach) {
+  // D: 6 tensors, G: 4 tensors; a 1-byte bucket holds one parameter each.
+  run_alternating_steps(1e-9, 6, 4);
+}
+
+TEST(BucketReducer, HugeBucketHoldsEverything) {
+  run_alternating_steps(1000.0, 1, 1);
+}
+
+TEST(BucketReducer, MediumBucketsSplitInReverseOrder) {
+  // 200 bytes. D's tensors in reverse order: 4, 12, 12, 192, 64, 384 bytes -> [4 12 12] [192] [64] [384];
+  // G's: 24, 192, 32, 128 bytes -> [24] [192] [32 128].
+  run_alternating_steps(200.0 / (1024.0 * 1024.0), 4, 3);
+}
+
+TEST(BucketReducer, ParameterWithoutGradientOnOneRankContributesZero) {
+  auto comm = make_mpi_communicator(test::context(), 60.0);
+  torch::manual_seed(3);
+  torch::nn::Linear trunk(3, 4), head_a(4, 1), head_b(4, 1);
+  std::vector<torch::Tensor> params = trunk->parameters();
+  for (auto& p : head_a->parameters()) params.push_back(p);
+  for (auto& p : head_b->parameters()) params.push_back(p);
+  BucketReducer reducer(*comm, 1e-9);  // one bucket per parameter: head_b's buckets never fill on rank 1
+
+  auto loss_of = [&](int rank, bool use_b) {
+    torch::manual_seed(50 + rank);
+    auto h = trunk->forward(torch::randn({2, 3}));
+    auto loss = head_a->forward(h).sum();
+    if (use_b) loss = loss + head_b->forward(h).pow(2).sum();
+    return loss;
+  };
+  // Reference: rank 0 uses both heads, rank 1 only head A (head B's gradient there is zero).
+  std::vector<torch::Tensor> expected;
+  for (int r = 0; r < 2; ++r) {
+    for (auto& p : params) p.mutable_grad() = torch::zeros_like(p);
+    loss_of(r, r == 0).backward();
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (r == 0) {
+        expected.push_back(params[i].grad().clone());
+      } else {
+        expected[i] = (expected[i] + params[i].grad()) / 2;
+      }
+    }
+  }
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  reducer.begin(params);
+  loss_of(comm->rank(), comm->rank() == 0).backward();
+  reducer.end(params);
+  for (size_t i = 0; i < params.size(); ++i) {
+    ASSERT_TRUE(params[i].grad().defined()) << i;
+    EXPECT_TRUE(torch::allclose(params[i].grad(), expected[i], 1e-6, 1e-7)) << i;
+  }
+}
+
+TEST(BucketReducer, MisuseIsAnError) {
+  auto comm = make_mpi_communicator(test::context(), 60.0);
+  torch::nn::Linear layer(2, 2);
+  auto params = layer->parameters();
+  BucketReducer reducer(*comm, 1.0);
+  EXPECT_THROW(reducer.end(params), fergan::Error);
+  auto frozen = torch::zeros({3});
+  EXPECT_THROW(reducer.begin({frozen}), fergan::Error);
+  EXPECT_THROW({ BucketReducer bad(*comm, 0.0); }, fergan::Error);
+}
