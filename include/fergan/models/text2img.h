@@ -1,0 +1,58 @@
+// The Text->Image GAN's networks (SPEC §2).
+//
+// Text2ImageGenerator: Linear(latent[+noise] -> ngf*8 * 8*8) -> view [B, ngf*8, 8, 8] -> stride-2
+// ConvTranspose up-blocks (BatchNorm + ReLU, channels halving, not below 16) until image_size ->
+// ConvT(k3,s1,p1) -> Tanh. At 64x64, ngf 64, no noise: the original's 19,565,571 parameters.
+//
+// Text2ImageDiscriminator: a PatchGAN. Stride-2 conv blocks (LeakyReLU 0.2; BatchNorm from the second on;
+// channels doubling from ndf, capped at 512) until 8x8, then Conv(k4,s1,p0) -> 5x5 patch LOGITS, returned as
+// [B*25, 1] (sample-major, like the original's .view(-1, 1)). At 64x64, ndf 64: 663,745 parameters.
+//
+// Conditional variant (options.conditional), a patch-wise projection discriminator: every patch logit gets
+// <V e, mean of the 8x8 features under that patch's 4x4 head window>. Miyato & Koyama's projection term
+// uses one globally pooled feature vector; here each of the 25 patch classifiers gets the same kind of term
+// computed over exactly the features it sees, so every patch judges whether ITS region matches the caption
+// (a globally pooled term would add one identical offset to all 25 and let a single region carry the match).
+// Averaging the 25 per-patch terms gives back the global term (up to border weighting), so it is a strict
+// refinement of the standard design. V has no bias, as in the paper.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "fergan/models/options.h"
+
+namespace fergan::models {
+
+class Text2ImageGeneratorImpl : public torch::nn::Cloneable<Text2ImageGeneratorImpl> {
+ public:
+  explicit Text2ImageGeneratorImpl(const Text2ImgOptions& options = {});
+  void reset() override;
+
+  // embedding: [B, latent_dim]; noise: [B, noise_dim] (undefined when noise_dim == 0).
+  // Returns images [B, 3, image_size, image_size] in (-1, 1).
+  torch::Tensor forward(const torch::Tensor& embedding, const torch::Tensor& noise = {});
+
+  Text2ImgOptions options;
+  int64_t base_channels = 0;           // ngf*8, the 8x8 base
+  torch::nn::Linear fc{nullptr};       // (latent_dim + noise_dim) -> base_channels*8*8
+  torch::nn::Sequential net{nullptr};  // up-blocks, final ConvT k3, Tanh
+};
+TORCH_MODULE(Text2ImageGenerator);
+
+class Text2ImageDiscriminatorImpl : public torch::nn::Cloneable<Text2ImageDiscriminatorImpl> {
+ public:
+  explicit Text2ImageDiscriminatorImpl(const Text2ImgOptions& options = {});
+  void reset() override;
+
+  // images: [B,3,image_size,image_size]; embedding: [B, latent_dim] when conditional (else may be undefined).
+  // Returns patch logits [B*25, 1].
+  torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& embedding = {});
+
+  Text2ImgOptions options;
+  torch::nn::Sequential features{nullptr};  // stride-2 blocks down to 8x8
+  torch::nn::Conv2d head{nullptr};          // top_channels -> 1, k4 s1 p0
+  torch::nn::Linear projection{nullptr};    // conditional only: V, latent_dim -> top_channels, no bias
+};
+TORCH_MODULE(Text2ImageDiscriminator);
+
+}  // namespace fergan::models
