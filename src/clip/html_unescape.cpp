@@ -25,9 +25,15 @@ const std::unordered_map<std::string, std::u32string>& entities() {
   return *map;
 }
 
-bool is_digit(char32_t c) { return c >= '0' && c <= '9'; }
-bool is_hex(char32_t c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
-int hex_value(char32_t c) { return is_digit(c) ? static_cast<int>(c - '0') : static_cast<int>((c | 0x20) - 'a' + 10); }
+bool is_digit(char32_t c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char32_t c) {
+  return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+int hex_value(char32_t c) {
+  return is_digit(c) ? static_cast<int>(c - '0') : static_cast<int>((c | 0x20) - 'a' + 10);
+}
 
 // chr() of a numeric reference, with html.unescape's replacements. `num` saturates above 0x10FFFF.
 void append_numeric(uint64_t num, std::u32string& out) {

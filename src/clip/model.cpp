@@ -33,7 +33,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
                  .view({B, L, 3, heads, head_dim})
                  .permute({2, 0, 3, 1, 4});
-  auto q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));  // scaled before the product, as PyTorch
+  auto q =
+      qkv[0] * (1.0 / std::sqrt(static_cast<double>(head_dim)));  // scaled before the product, as PyTorch
   auto scores = torch::matmul(q, qkv[1].transpose(-2, -1));
   if (mask.defined()) scores = scores + mask;
   auto attn = torch::softmax(scores, -1);
@@ -75,11 +76,12 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x, const torch::Tensor& mas
 
 TextTransformerImpl::TextTransformerImpl(const TextConfig& c) : config(c) {
   token_embedding = register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.width));
-  positional_embedding = register_parameter("positional_embedding", torch::randn({c.context_length, c.width}) * 0.01);
+  positional_embedding =
+      register_parameter("positional_embedding", torch::randn({c.context_length, c.width}) * 0.01);
   transformer = register_module("transformer", Transformer(c.width, c.layers, c.heads));
   ln_final = register_module("ln_final", LayerNormFp32(c.width));
-  text_projection =
-      register_parameter("text_projection", torch::randn({c.width, c.embed_dim}) / std::sqrt(double(c.width)));
+  text_projection = register_parameter("text_projection",
+                                       torch::randn({c.width, c.embed_dim}) / std::sqrt(double(c.width)));
 }
 
 torch::Tensor TextTransformerImpl::forward(const torch::Tensor& tokens_in) {
@@ -101,14 +103,16 @@ torch::Tensor TextTransformerImpl::forward(const torch::Tensor& tokens_in) {
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const VisionConfig& c) : config(c) {
-  FG_CHECK(c.patch_size > 0 && c.resolution % c.patch_size == 0, "CLIP vision tower: resolution ", c.resolution,
-           " is not a multiple of the patch size ", c.patch_size);
+  FG_CHECK(c.patch_size > 0 && c.resolution % c.patch_size == 0, "CLIP vision tower: resolution ",
+           c.resolution, " is not a multiple of the patch size ", c.patch_size);
   const int64_t grid = c.resolution / c.patch_size;
   const double scale = 1.0 / std::sqrt(static_cast<double>(c.width));
   conv1 = register_module(
-      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.width, c.patch_size).stride(c.patch_size).bias(false)));
+      "conv1",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.width, c.patch_size).stride(c.patch_size).bias(false)));
   class_embedding = register_parameter("class_embedding", torch::randn({c.width}) * scale);
-  positional_embedding = register_parameter("positional_embedding", torch::randn({grid * grid + 1, c.width}) * scale);
+  positional_embedding =
+      register_parameter("positional_embedding", torch::randn({grid * grid + 1, c.width}) * scale);
   ln_pre = register_module("ln_pre", LayerNormFp32(c.width));
   transformer = register_module("transformer", Transformer(c.width, c.layers, c.heads));
   ln_post = register_module("ln_post", LayerNormFp32(c.width));
@@ -132,28 +136,43 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& pixels) {
 ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config(c) {
   text = register_module("text", TextTransformer(c.text));
   if (c.has_vision) visual = register_module("visual", VisionTransformer(c.vision));
-  logit_scale = register_parameter("logit_scale", torch::tensor(std::log(1.0 / 0.07), torch::kFloat32), false);
+  logit_scale =
+      register_parameter("logit_scale", torch::tensor(std::log(1.0 / 0.07), torch::kFloat32), false);
   id = str("clip-vit-text-w", c.text.width, "-l", c.text.layers, "-h", c.text.heads, "-e", c.text.embed_dim);
   if (c.has_vision)
-    id += str("-vision-w", c.vision.width, "-l", c.vision.layers, "-p", c.vision.patch_size, "-r", c.vision.resolution);
+    id += str("-vision-w", c.vision.width, "-l", c.vision.layers, "-p", c.vision.patch_size, "-r",
+              c.vision.resolution);
 }
 
 torch::Tensor ClipModelImpl::encode_text(const torch::Tensor& tokens, bool normalize) {
   torch::NoGradGuard no_grad;  // CLIP is frozen everywhere in fergan
   auto e = text(tokens);
-  return normalize ? torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(-1)) : e;
+  return normalize
+             ? torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(-1))
+             : e;
 }
 
 torch::Tensor ClipModelImpl::encode_image(const torch::Tensor& pixels, bool normalize) {
   torch::NoGradGuard no_grad;
-  FG_CHECK(!visual.is_empty(), "CLIP model '", id, "' has no vision tower (the weights held only the text tower)");
+  FG_CHECK(!visual.is_empty(), "CLIP model '", id,
+           "' has no vision tower (the weights held only the text tower)");
   auto e = visual(pixels);
-  return normalize ? torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(-1)) : e;
+  return normalize
+             ? torch::nn::functional::normalize(e, torch::nn::functional::NormalizeFuncOptions().dim(-1))
+             : e;
 }
 
-int64_t ClipModelImpl::image_embed_dim() const { return config.has_vision ? config.vision.embed_dim : 0; }
-int64_t ClipModelImpl::image_resolution() const { return config.has_vision ? config.vision.resolution : 0; }
-torch::Device ClipModelImpl::device() const { return text->text_projection.device(); }
-torch::Dtype ClipModelImpl::dtype() const { return text->text_projection.scalar_type(); }
+int64_t ClipModelImpl::image_embed_dim() const {
+  return config.has_vision ? config.vision.embed_dim : 0;
+}
+int64_t ClipModelImpl::image_resolution() const {
+  return config.has_vision ? config.vision.resolution : 0;
+}
+torch::Device ClipModelImpl::device() const {
+  return text->text_projection.device();
+}
+torch::Dtype ClipModelImpl::dtype() const {
+  return text->text_projection.scalar_type();
+}
 
 }  // namespace fergan::clip

@@ -66,7 +66,8 @@ uint8_t clip8(int v) {
 }
 
 // Resamples along one axis of a [H, W, C] uint8 buffer: horizontal when `horizontal`, else vertical.
-std::vector<uint8_t> resample(const std::vector<uint8_t>& in, int h, int w, int ch, int out_len, bool horizontal) {
+std::vector<uint8_t> resample(const std::vector<uint8_t>& in, int h, int w, int ch, int out_len,
+                              bool horizontal) {
   const int in_len = horizontal ? w : h;
   const Coefficients c = precompute(in_len, out_len);
   const int oh = horizontal ? h : out_len, ow = horizontal ? out_len : w;
@@ -92,7 +93,8 @@ std::vector<uint8_t> resample(const std::vector<uint8_t>& in, int h, int w, int 
 
 torch::Tensor pil_bicubic_resize(const torch::Tensor& image_hwc, int64_t out_h, int64_t out_w) {
   FG_CHECK(image_hwc.dim() == 3 && image_hwc.scalar_type() == torch::kUInt8,
-           "pil_bicubic_resize: expected uint8 [H, W, C], got ", image_hwc.sizes(), " ", image_hwc.scalar_type());
+           "pil_bicubic_resize: expected uint8 [H, W, C], got ", image_hwc.sizes(), " ",
+           image_hwc.scalar_type());
   const int h = static_cast<int>(image_hwc.size(0)), w = static_cast<int>(image_hwc.size(1)),
             ch = static_cast<int>(image_hwc.size(2));
   FG_CHECK(h > 0 && w > 0 && out_h > 0 && out_w > 0, "pil_bicubic_resize: empty image or target size");
@@ -117,7 +119,8 @@ torch::Tensor preprocess_images(const torch::Tensor& images_in, int64_t resoluti
   FG_CHECK(resolution > 0, "CLIP preprocessing: resolution must be positive");
   images = images.to(torch::kCPU).contiguous();
   const int64_t B = images.size(0), H = images.size(1), W = images.size(2);
-  // torchvision Resize(int): the shorter side becomes `resolution`, the longer int(resolution * long / short).
+  // torchvision Resize(int): the shorter side becomes `resolution`, the longer int(resolution * long /
+  // short).
   int64_t new_h, new_w;
   if (H <= W) {
     new_h = resolution;

@@ -15,29 +15,52 @@ std::u32string strip_python_space(const std::u32string& s) {
 // ftfy.fixes.fix_latin_ligatures's table.
 const char32_t* latin_ligature(char32_t c) {
   switch (c) {
-    case 0x132: return U"IJ";
-    case 0x133: return U"ij";
-    case 0x149: return U"\u02BCn";
-    case 0x1F1: return U"DZ";
-    case 0x1F2: return U"Dz";
-    case 0x1F3: return U"dz";
-    case 0x1C4: return U"D\u017D";
-    case 0x1C5: return U"D\u017E";
-    case 0x1C6: return U"d\u017E";
-    case 0x1C7: return U"LJ";
-    case 0x1C8: return U"Lj";
-    case 0x1C9: return U"lj";
-    case 0x1CA: return U"NJ";
-    case 0x1CB: return U"Nj";
-    case 0x1CC: return U"nj";
-    case 0xFB00: return U"ff";
-    case 0xFB01: return U"fi";
-    case 0xFB02: return U"fl";
-    case 0xFB03: return U"ffi";
-    case 0xFB04: return U"ffl";
-    case 0xFB05: return U"\u017Ft";
-    case 0xFB06: return U"st";
-    default: return nullptr;
+    case 0x132:
+      return U"IJ";
+    case 0x133:
+      return U"ij";
+    case 0x149:
+      return U"\u02BCn";
+    case 0x1F1:
+      return U"DZ";
+    case 0x1F2:
+      return U"Dz";
+    case 0x1F3:
+      return U"dz";
+    case 0x1C4:
+      return U"D\u017D";
+    case 0x1C5:
+      return U"D\u017E";
+    case 0x1C6:
+      return U"d\u017E";
+    case 0x1C7:
+      return U"LJ";
+    case 0x1C8:
+      return U"Lj";
+    case 0x1C9:
+      return U"lj";
+    case 0x1CA:
+      return U"NJ";
+    case 0x1CB:
+      return U"Nj";
+    case 0x1CC:
+      return U"nj";
+    case 0xFB00:
+      return U"ff";
+    case 0xFB01:
+      return U"fi";
+    case 0xFB02:
+      return U"fl";
+    case 0xFB03:
+      return U"ffi";
+    case 0xFB04:
+      return U"ffl";
+    case 0xFB05:
+      return U"\u017Ft";
+    case 0xFB06:
+      return U"st";
+    default:
+      return nullptr;
   }
 }
 
@@ -79,8 +102,10 @@ std::u32string clean_text(const std::string& utf8_text) {
   bool in_space_run = false;
   for (char32_t c : s) {
     const bool space = is_regex_space(c);
-    if (!space) folded.push_back(c);
-    else if (!in_space_run) folded.push_back(' ');
+    if (!space)
+      folded.push_back(c);
+    else if (!in_space_run)
+      folded.push_back(' ');
     in_space_run = space;
   }
   return to_lower(strip_python_space(folded));

@@ -88,11 +88,14 @@ struct Tokenizer::Impl {
   mutable std::mutex cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int64_t>> cache;
 
-  static uint64_t key(int64_t a, int64_t b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b); }
+  static uint64_t key(int64_t a, int64_t b) {
+    return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b);
+  }
 
   int64_t id_of(const std::string& s, const std::string& what) const {
     auto it = string_to_id.find(s);
-    FG_CHECK(it != string_to_id.end(), "CLIP vocabulary '", source, "': ", what, " '", s, "' is not in the vocabulary");
+    FG_CHECK(it != string_to_id.end(), "CLIP vocabulary '", source, "': ", what, " '", s,
+             "' is not in the vocabulary");
     return it->second;
   }
 
@@ -173,8 +176,10 @@ std::vector<std::string> pretokenize(const std::u32string& s) {
     } else if (c == '\'' && i + 1 < n) {
       // 's|'t|'re|'ve|'m|'ll|'d under re.IGNORECASE (text is lower-cased; U+017F long s folds to 's').
       const char32_t x = s[i + 1], y = i + 2 < n ? s[i + 2] : 0;
-      if (x == 's' || x == 0x17F || x == 't' || x == 'm' || x == 'd') end = i + 2;
-      else if ((x == 'r' && y == 'e') || (x == 'v' && y == 'e') || (x == 'l' && y == 'l')) end = i + 3;
+      if (x == 's' || x == 0x17F || x == 't' || x == 'm' || x == 'd')
+        end = i + 2;
+      else if ((x == 'r' && y == 'e') || (x == 'v' && y == 'e') || (x == 'l' && y == 'l'))
+        end = i + 3;
     }
     if (end == i) {
       if (is_letter(c)) {
@@ -255,8 +260,10 @@ Tokenizer Tokenizer::from_huggingface(const std::string& vocab_json, const std::
 Tokenizer Tokenizer::from_file(const std::string& path, int64_t context_length) {
   namespace stdfs = std::filesystem;
   const stdfs::path p(path);
-  if (stdfs::is_directory(p)) return from_huggingface((p / "vocab.json").string(), (p / "merges.txt").string(), context_length);
-  if (p.extension() == ".json") return from_huggingface(path, (p.parent_path() / "merges.txt").string(), context_length);
+  if (stdfs::is_directory(p))
+    return from_huggingface((p / "vocab.json").string(), (p / "merges.txt").string(), context_length);
+  if (p.extension() == ".json")
+    return from_huggingface(path, (p.parent_path() / "merges.txt").string(), context_length);
   FG_CHECK(stdfs::exists(p), "CLIP vocabulary '", path, "' does not exist");
   return from_openai_bpe(path, context_length);
 }
@@ -338,9 +345,17 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
-int64_t Tokenizer::sot_id() const { return impl_->sot; }
-int64_t Tokenizer::eot_id() const { return impl_->eot; }
-int64_t Tokenizer::vocab_size() const { return static_cast<int64_t>(impl_->id_to_string.size()); }
-int64_t Tokenizer::context_length() const { return impl_->context; }
+int64_t Tokenizer::sot_id() const {
+  return impl_->sot;
+}
+int64_t Tokenizer::eot_id() const {
+  return impl_->eot;
+}
+int64_t Tokenizer::vocab_size() const {
+  return static_cast<int64_t>(impl_->id_to_string.size());
+}
+int64_t Tokenizer::context_length() const {
+  return impl_->context;
+}
 
 }  // namespace fergan::clip

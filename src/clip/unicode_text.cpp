@@ -30,12 +30,17 @@ uint8_t combining_class(char32_t c) {
   return e ? e->ccc : 0;
 }
 
-bool is_cased(char32_t c) { return in_ranges(kCased, kCased_size, c); }
-bool is_case_ignorable(char32_t c) { return in_ranges(kCaseIgnorable, kCaseIgnorable_size, c); }
+bool is_cased(char32_t c) {
+  return in_ranges(kCased, kCased_size, c);
+}
+bool is_case_ignorable(char32_t c) {
+  return in_ranges(kCaseIgnorable, kCaseIgnorable_size, c);
+}
 
 // Hangul syllables decompose and compose algorithmically (Unicode 3.12).
 constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
-constexpr int kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
+constexpr int kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
+              kSCount = kLCount * kNCount;
 
 void decompose(char32_t c, std::u32string& out) {
   if (c >= kSBase && c < kSBase + kSCount) {
@@ -58,7 +63,8 @@ void decompose(char32_t c, std::u32string& out) {
 char32_t compose_pair(char32_t a, char32_t b) {
   if (a >= kLBase && a < kLBase + kLCount && b >= kVBase && b < kVBase + kVCount)
     return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
-  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase && b < kTBase + kTCount)
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 && b > kTBase &&
+      b < kTBase + kTCount)
     return a + (b - kTBase);
   const Composition* end = kComposition + kComposition_size;
   auto it = std::lower_bound(kComposition, end, std::make_pair(a, b), [](const Composition& e, auto key) {
@@ -126,9 +132,12 @@ bool is_number(char32_t c) {
 bool is_regex_space(char32_t c) {
   // Unicode White_Space (the `regex` module's \s); unlike str.isspace() it excludes U+001C..U+001F.
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
-bool is_python_space(char32_t c) { return in_ranges(kPySpace, kPySpace_size, c); }
+bool is_python_space(char32_t c) {
+  return in_ranges(kPySpace, kPySpace_size, c);
+}
 
 std::u32string to_lower(const std::u32string& text) {
   std::u32string out;

@@ -20,9 +20,13 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
 
-std::string shape_str(const torch::Tensor& t) { return c10::str(t.sizes()); }
+std::string shape_str(const torch::Tensor& t) {
+  return c10::str(t.sizes());
+}
 
 // Names OpenAI's checkpoints carry besides the weights (build_model deletes them).
 const std::set<std::string> kIgnoredOpenAiNames = {"input_resolution", "context_length", "vocab_size"};
@@ -54,7 +58,8 @@ void heads_from_sidecars(const std::string& path, int64_t* text_heads, int64_t* 
     }
   };
   auto get_int = [](const nlohmann::json& j, const char* key, int64_t* out) {
-    if (*out == 0 && j.is_object() && j.contains(key) && j[key].is_number_integer()) *out = j[key].get<int64_t>();
+    if (*out == 0 && j.is_object() && j.contains(key) && j[key].is_number_integer())
+      *out = j[key].get<int64_t>();
   };
   const auto hf = read_json(dir / "config.json");
   if (hf.is_object()) {
@@ -116,11 +121,14 @@ std::map<std::string, torch::Tensor> huggingface_to_openai(const std::map<std::s
       {"logit_scale", "logit_scale"},
   };
   // HuggingFace stores nn.Linear weights [out, in]; OpenAI's projections are x @ P with P [in, out].
-  static const std::map<std::string, std::string> kTransposed = {{"text_projection.weight", "text_projection"},
-                                                                 {"visual_projection.weight", "visual.proj"}};
+  static const std::map<std::string, std::string> kTransposed = {
+      {"text_projection.weight", "text_projection"}, {"visual_projection.weight", "visual.proj"}};
   static const std::vector<std::pair<std::string, std::string>> kLayerParts = {
-      {"self_attn.out_proj.", "attn.out_proj."}, {"layer_norm1.", "ln_1."}, {"layer_norm2.", "ln_2."},
-      {"mlp.fc1.", "mlp.c_fc."},                 {"mlp.fc2.", "mlp.c_proj."}};
+      {"self_attn.out_proj.", "attn.out_proj."},
+      {"layer_norm1.", "ln_1."},
+      {"layer_norm2.", "ln_2."},
+      {"mlp.fc1.", "mlp.c_fc."},
+      {"mlp.fc2.", "mlp.c_proj."}};
   static const std::vector<std::pair<std::string, std::string>> kTowers = {
       {"text_model.encoder.layers.", "transformer.resblocks."},
       {"vision_model.encoder.layers.", "visual.transformer.resblocks."}};
@@ -129,7 +137,8 @@ std::map<std::string, torch::Tensor> huggingface_to_openai(const std::map<std::s
   // (OpenAI block prefix, "weight"|"bias") -> q, k, v pieces and their HF names
   std::map<std::pair<std::string, std::string>, std::map<char, std::pair<std::string, torch::Tensor>>> qkv;
   for (const auto& [name, tensor] : hf) {
-    if (name == "text_model.embeddings.position_ids" || name == "vision_model.embeddings.position_ids") continue;
+    if (name == "text_model.embeddings.position_ids" || name == "vision_model.embeddings.position_ids")
+      continue;
     if (auto it = kFixed.find(name); it != kFixed.end()) {
       out[it->second] = tensor;
       continue;
@@ -189,10 +198,11 @@ std::map<std::string, torch::Tensor> huggingface_to_openai(const std::map<std::s
   return out;
 }
 
-ClipConfig infer_config(const std::map<std::string, torch::Tensor>& t, int64_t text_heads, int64_t vision_heads,
-                        const std::string& source) {
+ClipConfig infer_config(const std::map<std::string, torch::Tensor>& t, int64_t text_heads,
+                        int64_t vision_heads, const std::string& source) {
   if (t.count("visual.layer1.0.conv1.weight") || t.count("visual.attnpool.positional_embedding"))
-    fail(str("CLIP weights '", source, "' hold a ResNet (ModifiedResNet) vision tower; only ViT CLIP models are supported"));
+    fail(str("CLIP weights '", source,
+             "' hold a ResNet (ModifiedResNet) vision tower; only ViT CLIP models are supported"));
   std::vector<std::string> absent;
   auto need = [&](const std::string& name, int64_t dims) -> const torch::Tensor* {
     auto it = t.find(name);
@@ -230,14 +240,16 @@ ClipConfig infer_config(const std::map<std::string, torch::Tensor>& t, int64_t t
   c.text.embed_dim = tproj->size(1);
   c.text.layers = count_layers(t, "transformer.resblocks.");
   c.text.heads = text_heads > 0 ? text_heads : std::max<int64_t>(1, c.text.width / 64);
-  FG_CHECK(c.text.layers > 0, "CLIP weights '", source, "': no text transformer layers (transformer.resblocks.*)");
+  FG_CHECK(c.text.layers > 0, "CLIP weights '", source,
+           "': no text transformer layers (transformer.resblocks.*)");
   if (c.has_vision) {
     c.vision.width = conv->size(0);
     c.vision.patch_size = conv->size(3);
     const int64_t tokens = vpos->size(0) - 1;
-    const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(tokens, 0)))));
-    FG_CHECK(grid * grid == tokens, "CLIP weights '", source, "': visual.positional_embedding has ", vpos->size(0),
-             " rows, not 1 + a square number of patches");
+    const auto grid =
+        static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(tokens, 0)))));
+    FG_CHECK(grid * grid == tokens, "CLIP weights '", source, "': visual.positional_embedding has ",
+             vpos->size(0), " rows, not 1 + a square number of patches");
     c.vision.resolution = grid * c.vision.patch_size;
     c.vision.embed_dim = vproj->size(1);
     c.vision.layers = count_layers(t, "visual.transformer.resblocks.");
@@ -277,15 +289,17 @@ ClipModel build_from_openai(const std::map<std::string, torch::Tensor>& t, const
     for (const auto& m : missing) list += "\n  missing: " + m;
     for (const auto& m : unexpected) list += "\n  unexpected: " + m;
     for (const auto& m : misshaped) list += "\n  misshaped: " + m;
-    fail(str("CLIP weights '", source, "' do not match a CLIP ViT (", model->model_id(), "): ", missing.size(),
-             " missing, ", unexpected.size(), " unexpected, ", misshaped.size(), " misshaped tensors:", list));
+    fail(str("CLIP weights '", source, "' do not match a CLIP ViT (", model->model_id(),
+             "): ", missing.size(), " missing, ", unexpected.size(), " unexpected, ", misshaped.size(),
+             " misshaped tensors:", list));
   }
   for (auto& [param, value] : copies) param.copy_(value);
   model->eval();
   return model;
 }
 
-ClipModel load_clip(const std::string& path, torch::Device device, torch::Dtype dtype, const LoadOptions& options) {
+ClipModel load_clip(const std::string& path, torch::Device device, torch::Dtype dtype,
+                    const LoadOptions& options) {
   FG_CHECK(stdfs::exists(path), "CLIP weights '", path, "' do not exist");
   FG_CHECK(dtype == torch::kFloat32 || dtype == torch::kFloat16 || dtype == torch::kBFloat16 ||
                dtype == torch::kFloat64,

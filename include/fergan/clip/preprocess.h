@@ -1,9 +1,9 @@
 // CLIP's image preprocessing (OpenAI clip.load's transform), in C++:
 //   Resize(R, BICUBIC) of the shorter side (the longer one becomes int(R * long / short)), CenterCrop(R),
 //   convert("RGB"), ToTensor, Normalize(CLIP mean, CLIP std).
-// The resize reproduces Pillow's bicubic resampling (a = -0.5, support scaled when shrinking, 8-bit fixed-point
-// coefficients, horizontal pass then vertical, each rounded and clipped to uint8) because that is what the
-// reference pipeline runs on; torch's bicubic (a = -0.75) would give slightly different pixels.
+// The resize reproduces Pillow's bicubic resampling (a = -0.5, support scaled when shrinking, 8-bit
+// fixed-point coefficients, horizontal pass then vertical, each rounded and clipped to uint8) because that is
+// what the reference pipeline runs on; torch's bicubic (a = -0.75) would give slightly different pixels.
 #pragma once
 
 #include <torch/torch.h>

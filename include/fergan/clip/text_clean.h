@@ -21,9 +21,9 @@ std::u32string utf8_to_u32(const std::string& text);
 std::string u32_to_utf8(const std::u32string& text);
 
 // Character classes as used by CLIP's pre-tokenization regex (Python `regex` module semantics).
-bool is_letter(char32_t c);       // \p{L}
-bool is_number(char32_t c);       // \p{N}
-bool is_regex_space(char32_t c);  // \s  (Unicode White_Space)
+bool is_letter(char32_t c);        // \p{L}
+bool is_number(char32_t c);        // \p{N}
+bool is_regex_space(char32_t c);   // \s  (Unicode White_Space)
 bool is_python_space(char32_t c);  // str.isspace(), what str.strip() removes
 
 // Python's str.lower().

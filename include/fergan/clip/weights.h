@@ -1,6 +1,7 @@
 // Loading CLIP weights into ClipModel from the files users actually have:
-//   (1) safetensors with OpenAI state_dict names ("transformer.resblocks.0.attn.in_proj_weight", "visual.proj")
-//   (2) safetensors with HuggingFace transformers names ("text_model.encoder.layers.0.self_attn.q_proj.weight",
+//   (1) safetensors with OpenAI state_dict names ("transformer.resblocks.0.attn.in_proj_weight",
+//   "visual.proj") (2) safetensors with HuggingFace transformers names
+//   ("text_model.encoder.layers.0.self_attn.q_proj.weight",
 //       "visual_projection.weight", ...): q/k/v fused into in_proj, projections transposed
 //   (3) OpenAI's released TorchScript .pt archives (torch::jit::load, parameters taken by name).
 // Model sizes come from the tensor shapes. Head counts are not visible in shapes; they come from, in order:
