@@ -39,6 +39,11 @@ struct Manifest {
 // Reads and checks <dir>/manifest.json; a missing manifest is an error saying the directory is incomplete.
 Manifest read_manifest(const std::string& dir);
 
+// Writes <dir>/manifest.json atomically (data_prep's last step). class_counts: split -> samples per label.
+void write_manifest(const std::string& dir, const Manifest& manifest,
+                    const std::map<std::string, std::vector<int64_t>>& class_counts = {},
+                    int64_t bad_skipped = 0);
+
 struct Batch {
   torch::Tensor images;    // uint8 [B, H, W, C], native size
   torch::Tensor labels;    // int64 [B]

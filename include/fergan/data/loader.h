@@ -44,8 +44,8 @@ class DistributedSampler {
 class Loader {
  public:
   // Yields batches start_batch .. batches_per_epoch()-1 of `epoch`, prefetching `prefetch` ahead.
-  Loader(const ShardDataset& dataset, const DistributedSampler& sampler, int64_t epoch, int64_t start_batch = 0,
-         int prefetch = 4);
+  Loader(const ShardDataset& dataset, const DistributedSampler& sampler, int64_t epoch,
+         int64_t start_batch = 0, int prefetch = 4);
   ~Loader();
   std::optional<Batch> next();  // empty at the end of the epoch; rethrows errors from the worker thread
 

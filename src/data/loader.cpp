@@ -1,0 +1,104 @@
+// Loader: a background thread that assembles the epoch's batches ahead of the training step, and
+// to_model_input(), the uint8 -> model tensor conversion (see loader.h).
+#include "fergan/data/loader.h"
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "fergan/check.h"
+
+namespace fergan::data {
+
+struct Loader::Impl {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<Batch> ready;
+  std::exception_ptr error;
+  bool finished = false;  // the worker produced its last batch (or failed)
+  bool stopping = false;  // the consumer is going away
+  size_t capacity = 1;
+  std::thread worker;
+};
+
+Loader::Loader(const ShardDataset& dataset, const DistributedSampler& sampler, int64_t epoch,
+               int64_t start_batch, int prefetch)
+    : impl_(std::make_unique<Impl>()) {
+  const int64_t batches = sampler.batches_per_epoch();
+  FG_CHECK(start_batch >= 0 && start_batch <= batches, "loader: start batch ", start_batch,
+           " is outside [0, ", batches, "]");
+  impl_->capacity = static_cast<size_t>(std::max(1, prefetch));
+  auto* d = impl_.get();
+  const int64_t batch_size = sampler.options().batch_size;
+  // The worker copies what it needs: the rank's order for this epoch, computed once.
+  d->worker =
+      std::thread([d, &dataset, order = sampler.rank_indices(epoch), start_batch, batches, batch_size] {
+        try {
+          for (int64_t b = start_batch; b < batches; ++b) {
+            const int64_t begin = b * batch_size;
+            const int64_t end = std::min<int64_t>(begin + batch_size, static_cast<int64_t>(order.size()));
+            Batch batch = dataset.get_batch(std::vector<int64_t>(order.begin() + begin, order.begin() + end));
+            std::unique_lock<std::mutex> lock(d->mutex);
+            d->changed.wait(lock, [d] { return d->stopping || d->ready.size() < d->capacity; });
+            if (d->stopping) return;
+            d->ready.push_back(std::move(batch));
+            d->changed.notify_all();
+          }
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(d->mutex);
+          d->error = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lock(d->mutex);
+        d->finished = true;
+        d->changed.notify_all();
+      });
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->changed.notify_all();
+  if (impl_->worker.joinable()) impl_->worker.join();
+}
+
+std::optional<Batch> Loader::next() {
+  auto* d = impl_.get();
+  std::unique_lock<std::mutex> lock(d->mutex);
+  d->changed.wait(lock, [d] { return !d->ready.empty() || d->finished; });
+  if (!d->ready.empty()) {
+    Batch batch = std::move(d->ready.front());
+    d->ready.pop_front();
+    d->changed.notify_all();
+    return batch;
+  }
+  if (d->error) {
+    auto error = d->error;
+    d->error = nullptr;  // report once; later calls see the end
+    std::rethrow_exception(error);
+  }
+  return std::nullopt;
+}
+
+torch::Tensor to_model_input(const torch::Tensor& images_u8, int64_t size) {
+  FG_CHECK(images_u8.dim() == 4 && images_u8.scalar_type() == torch::kUInt8,
+           "to_model_input: expected uint8 [B, H, W, C], got ", images_u8.scalar_type(), " ",
+           images_u8.sizes());
+  const int64_t channels = images_u8.size(3);
+  FG_CHECK(channels == 1 || channels == 3, "to_model_input: expected 1 or 3 channels, got ", channels);
+  FG_CHECK(size > 0, "to_model_input: size must be > 0");
+  auto x = images_u8.permute({0, 3, 1, 2}).to(torch::kFloat32);
+  if (x.size(2) != size || x.size(3) != size) {
+    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                  .size(std::vector<int64_t>{size, size})
+                                                  .mode(torch::kBilinear)
+                                                  .align_corners(false));
+  }
+  if (channels == 1) x = x.expand({x.size(0), 3, size, size});
+  return (x / 127.5 - 1.0).contiguous();
+}
+
+}  // namespace fergan::data
