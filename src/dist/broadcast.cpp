@@ -32,9 +32,11 @@ double module_checksum(const torch::nn::Module& module) {
   double index = 1;
   for (const torch::Tensor& t : state_tensors(module)) {
     if (!t.defined() || t.numel() == 0) continue;
-    // Weighting by position makes swapped tensors (or a broadcast in the wrong order) visible.
-    total += index * t.to(torch::kFloat64).sum().item<double>();
-    total += 0.5 * index * t.to(torch::kFloat64).abs().sum().item<double>();
+    // Weights by tensor position and by element position make swapped tensors, permuted rows or a
+    // broadcast in the wrong order visible, which a plain sum would not.
+    auto flat = t.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
+    auto element_weight = 1.0 + torch::arange(flat.numel(), torch::kFloat64).fmod(97.0) / 97.0;
+    total += index * (flat * element_weight).sum().item<double>();
     index += 1;
   }
   return total;

@@ -145,6 +145,7 @@ void BucketReducer::end(const std::vector<torch::Tensor>& params) {
   Layout& layout = *active_;
   active_ = nullptr;
   FG_CHECK(&layout_for(params) == &layout, "BucketReducer::end: the parameter set differs from begin()'s");
+  started_in_backward_last_ = layout.next_to_launch;
   torch::NoGradGuard no_grad;
   // Parameters that got no gradient on this rank (unused in this step) contribute zeros.
   for (Bucket& bucket : layout.buckets) {

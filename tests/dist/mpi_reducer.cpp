@@ -95,6 +95,8 @@ void run_alternating_steps(double bucket_mb, size_t expected_d_buckets, size_t e
     reducer.begin(d_params);
     d_loss(batch_of(comm->rank(), 2 * step)).backward();
     reducer.end(d_params);
+    // Every parameter gets a gradient here, so every bucket must have started from the hooks.
+    EXPECT_EQ(reducer.buckets_started_in_backward_last(), expected_d_buckets);
     for (size_t i = 0; i < d_params.size(); ++i) {
       EXPECT_TRUE(torch::allclose(d_params[i].grad(), expected_d[i], 1e-6, 1e-7))
           << "D step " << step << " param " << i << "\n"
@@ -181,6 +183,8 @@ TEST(BucketReducer, ParameterWithoutGradientOnOneRankContributesZero) {
   reducer.begin(params);
   loss_of(comm->rank(), comm->rank() == 0).backward();
   reducer.end(params);
+  // Reverse order: head_b's two buckets come first, so on rank 1 nothing can start before end().
+  EXPECT_EQ(reducer.buckets_started_in_backward_last(), comm->rank() == 0 ? 6u : 0u);
   for (size_t i = 0; i < params.size(); ++i) {
     ASSERT_TRUE(params[i].grad().defined()) << i;
     EXPECT_TRUE(torch::allclose(params[i].grad(), expected[i], 1e-6, 1e-7)) << i;

@@ -134,6 +134,11 @@ TEST(DistAbortChild, FailOnRankOne) {
   comm->barrier();
   if (comm->rank() == 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // The script measures the time from here to the job's end (start-up time on a busy machine excluded).
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    std::fprintf(stderr, "FAIL_AT_MS=%lld\n",
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()));
+    std::fflush(stderr);
     if (mode == "kill") raise(SIGKILL);
     try {
       fergan::fail("deliberate failure on rank 1 (corrupt shard stand-in)");

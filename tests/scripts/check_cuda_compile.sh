@@ -12,8 +12,7 @@ cuda_home="${1:-${CUDA_HOME:-/usr/local/cuda}}"
 for header in cuda_runtime.h nccl.h; do
   [[ -f "$cuda_home/include/$header" ]] || { echo "error: $cuda_home/include/$header not found"; exit 1; }
 done
-torch_include=()
-for dir in /usr/include/torch/csrc/api/include /usr/include; do torch_include+=(-isystem "$dir"); done
+torch_include=(-isystem /usr/include/torch/csrc/api/include)  # c10/, ATen/, torch/ are in /usr/include already
 [[ -f /usr/include/c10/cuda/CUDAStream.h ]] || { echo "error: LibTorch's c10/cuda headers not found"; exit 1; }
 # Debian ships c10/cuda's headers but not the one CMake generates for a CUDA build of LibTorch; a stand-in
 # with the same content as a shared-library build's makes them usable for a syntax check.
@@ -26,10 +25,10 @@ fi
 torch_include+=(-isystem "$stub_dir")
 mpi_flags=(-DOMPI_SKIP_MPICXX=1 $(mpicc --showme:compile))
 status=0
-for src in "$source_dir"/src/dist/*.cpp; do
+for src in "$source_dir"/src/dist/*.cpp "$source_dir"/tests/dist/mpi_nccl.cpp; do
   echo "checking $(basename "$src")"
   if ! g++ -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter -DFERGAN_WITH_CUDA=1 \
-      -D_GLIBCXX_USE_CXX11_ABI=1 -I"$source_dir/include" -I"$source_dir/src/dist" "${torch_include[@]}" \
+      -D_GLIBCXX_USE_CXX11_ABI=1 -I"$source_dir/include" -I"$source_dir/src/dist" -I"$source_dir/tests/dist" "${torch_include[@]}" \
       -isystem "$cuda_home/include" "${mpi_flags[@]}" "$src"; then
     status=1
   fi

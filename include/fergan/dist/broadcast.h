@@ -14,8 +14,8 @@ namespace fergan::dist {
 // Broadcasts every parameter and buffer of `module` (recursively) from rank 0, in place.
 void broadcast_module(Communicator& comm, torch::nn::Module& module);
 
-// Sum over all parameters and buffers of sum(x * (1 + index-weighted)), as a double: equal weights give
-// bit-identical checksums on every rank.
+// A position-weighted sum over all parameters and buffers, in double: equal weights give bit-identical
+// checksums on every rank; swapped tensors or permuted elements give a different one.
 double module_checksum(const torch::nn::Module& module);
 
 // True when every rank's module_checksum() equals rank 0's.

@@ -41,6 +41,9 @@ class BucketReducer : public gan::GradSync {
   double wait_seconds_total() const { return wait_seconds_total_; }
   double wait_seconds_last() const { return wait_seconds_last_; }
   int64_t bytes_reduced_total() const { return bytes_reduced_total_; }
+  // Buckets of the last step whose all-reduce started during backward (from hooks) rather than in end():
+  // the overlap actually achieved.
+  size_t buckets_started_in_backward_last() const { return started_in_backward_last_; }
   void reset_stats();
 
   // The bucket count of the layout for `params` (builds it if new): for tests and logs.
@@ -82,6 +85,7 @@ class BucketReducer : public gan::GradSync {
   double wait_seconds_total_ = 0;
   double wait_seconds_last_ = 0;
   int64_t bytes_reduced_total_ = 0;
+  size_t started_in_backward_last_ = 0;
 };
 
 }  // namespace fergan::dist
