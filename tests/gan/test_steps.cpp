@@ -1,0 +1,232 @@
+// The GAN steps against a second, independent computation: the losses recomputed with Sigmoid + BCELoss on
+// deep copies of the networks, the GradSync bracketing (begin before backward with the right parameters and
+// zeroed grads, end after with grads filled, optimizer step only after end), frozen discriminator in the G
+// step.
+#include <gtest/gtest.h>
+
+#include "fergan/check.h"
+#include "fergan/gan/img2text_gan.h"
+#include "fergan/gan/text2img_gan.h"
+#include "fergan/models/state.h"
+
+using namespace fergan;
+using namespace fergan::gan;
+
+namespace {
+
+template <typename M>
+M deep_copy(const M& m) {
+  return M(std::dynamic_pointer_cast<typename M::Impl>(m->clone()));
+}
+
+torch::Tensor bce(const torch::Tensor& logits, double target) {  // the original's Sigmoid + BCELoss
+  torch::Tensor p = torch::sigmoid(logits);
+  return torch::binary_cross_entropy(p, torch::full_like(p, target));
+}
+
+std::vector<torch::Tensor> snapshot(const torch::nn::Module& m) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : m.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+bool unchanged(const torch::nn::Module& m, const std::vector<torch::Tensor>& before) {
+  auto now = m.parameters();
+  for (size_t i = 0; i < now.size(); ++i)
+    if (!torch::equal(now[i], before[i])) return false;
+  return true;
+}
+
+// Records the bracketing and checks its preconditions; optionally zeroes the gradients in end().
+struct RecordingSync : GradSync {
+  struct Call {
+    bool begin;
+    size_t n;
+    bool grads_clear;  // at begin: no gradient yet (zero or undefined)
+    bool grads_full;   // at end: every parameter has a defined gradient
+    bool all_require_grad;
+  };
+  std::vector<Call> calls;
+  bool zero_in_end = false;
+  void begin(const std::vector<torch::Tensor>& params) override {
+    bool clear = true, req = true;
+    for (auto& p : params) {
+      clear = clear && (!p.grad().defined() || p.grad().abs().max().item<float>() == 0.0f);
+      req = req && p.requires_grad();
+    }
+    calls.push_back({true, params.size(), clear, false, req});
+  }
+  void end(const std::vector<torch::Tensor>& params) override {
+    bool full = true;
+    for (auto& p : params) full = full && p.grad().defined();
+    calls.push_back({false, params.size(), false, full, true});
+    if (zero_in_end)
+      for (auto& p : params) p.mutable_grad().zero_();
+  }
+};
+
+StepInputs img2text_inputs(int64_t B, bool wrong) {
+  StepInputs in;
+  in.images = torch::rand({B, 3, 64, 64}) * 2 - 1;
+  in.real_emb = torch::randn({B, 512});
+  if (wrong) in.wrong_emb = torch::randn({B, 512});
+  return in;
+}
+
+StepInputs text2img_inputs(int64_t B, bool wrong, int64_t noise_dim) {
+  StepInputs in = img2text_inputs(B, wrong);
+  if (noise_dim) in.noise = torch::randn({B, noise_dim});
+  return in;
+}
+
+models::Text2ImgOptions t2i(bool conditional, int64_t noise) {
+  models::Text2ImgOptions o;
+  o.ngf = 8;  // small and fast; the structure is the same
+  o.ndf = 8;
+  o.conditional = conditional;
+  o.noise_dim = noise;
+  return o;
+}
+
+}  // namespace
+
+TEST(Img2TextStep, LossesMatchAnIndependentRecomputation) {
+  for (bool conditional : {false, true}) {
+    SCOPED_TRACE(conditional);
+    torch::manual_seed(10);
+    models::Img2TextOptions o;
+    o.conditional = conditional;
+    Img2TextGAN gan(o, /*matching_aware=*/conditional, AdamSettings{}, torch::kCPU);
+    auto G0 = deep_copy(gan.G);
+    auto D0 = deep_copy(gan.D);
+    StepInputs in = img2text_inputs(4, conditional);
+    NoGradSync sync;
+    StepStats s = img2text_step(gan, in, sync);
+    EXPECT_EQ(s.d_loss.dim(), 0);
+    EXPECT_FALSE(s.d_loss.requires_grad());
+
+    torch::NoGradGuard ng;
+    torch::Tensor fake = G0(in.images);
+    torch::Tensor real_l = D0(in.real_emb, in.images), fake_l = D0(fake, in.images);
+    torch::Tensor d_loss = bce(real_l, 1) + bce(fake_l, 0);
+    if (conditional) d_loss = bce(real_l, 1) + (bce(fake_l, 0) + bce(D0(in.wrong_emb, in.images), 0)) / 2;
+    EXPECT_NEAR(s.d_loss.item<double>(), (d_loss / 2).item<double>(), 1e-6);
+    EXPECT_NEAR(s.d_real.item<double>(), torch::sigmoid(real_l).mean().item<double>(), 1e-6);
+    EXPECT_NEAR(s.d_fake.item<double>(), torch::sigmoid(fake_l).mean().item<double>(), 1e-6);
+    // G loss: the original G through the UPDATED discriminator (no BatchNorm here, so D's final state is it).
+    EXPECT_NEAR(s.g_loss.item<double>(), bce(gan.D(G0(in.images), in.images), 1).item<double>(), 1e-6);
+    EXPECT_FALSE(unchanged(*gan.G, snapshot(*G0)));
+    EXPECT_FALSE(unchanged(*gan.D, snapshot(*D0)));
+  }
+}
+
+TEST(Text2ImgStep, LossesMatchAnIndependentRecomputation) {
+  for (bool conditional : {false, true}) {
+    SCOPED_TRACE(conditional);
+    torch::manual_seed(11);
+    const int64_t noise = conditional ? 16 : 0;
+    Text2ImgGAN gan(t2i(conditional, noise), conditional, AdamSettings{}, torch::kCPU);
+    auto G0 = deep_copy(gan.G);
+    auto D0 = deep_copy(gan.D);
+    StepInputs in = text2img_inputs(3, conditional, noise);
+    NoGradSync sync;
+    StepStats s = text2img_step(gan, in, sync);
+
+    torch::NoGradGuard ng;
+    // Train-mode BatchNorm: each D call normalises with its own batch, so real and fake must be separate
+    // calls.
+    torch::Tensor fake = G0(in.real_emb, in.noise);
+    torch::Tensor real_l = D0(in.images, in.real_emb), fake_l = D0(fake, in.real_emb);
+    EXPECT_EQ(real_l.sizes(), (std::vector<int64_t>{75, 1}));
+    torch::Tensor fake_term = bce(fake_l, 0);
+    if (conditional) fake_term = (fake_term + bce(D0(in.images, in.wrong_emb), 0)) / 2;
+    EXPECT_NEAR(s.d_loss.item<double>(), ((bce(real_l, 1) + fake_term) / 2).item<double>(), 1e-6);
+    EXPECT_NEAR(s.d_fake.item<double>(), torch::sigmoid(fake_l).mean().item<double>(), 1e-6);
+    // The G step runs a fresh G forward (same inputs, so same fake as the D step's) through the updated D.
+    auto D1 = deep_copy(gan.D);  // its running stats do not matter: train mode uses batch statistics
+    EXPECT_NEAR(s.g_loss.item<double>(), bce(D1(fake, in.real_emb), 1).item<double>(), 1e-6);
+  }
+}
+
+TEST(GanStep, GradSyncBracketsEachBackward) {
+  torch::manual_seed(12);
+  Text2ImgGAN gan(t2i(true, 8), true, AdamSettings{}, torch::kCPU);
+  RecordingSync sync;
+  text2img_step(gan, text2img_inputs(2, true, 8), sync);
+  // A second step: grads from the first step exist and must be zeroed before each backward.
+  text2img_step(gan, text2img_inputs(2, true, 8), sync);
+  const size_t nd = gan.D->parameters().size(), ng = gan.G->parameters().size();
+  ASSERT_EQ(sync.calls.size(), 8u);
+  for (int step = 0; step < 2; ++step) {
+    auto* c = &sync.calls[step * 4];
+    EXPECT_TRUE(c[0].begin);
+    EXPECT_EQ(c[0].n, nd);
+    EXPECT_TRUE(c[0].grads_clear);
+    EXPECT_FALSE(c[1].begin);
+    EXPECT_EQ(c[1].n, nd);
+    EXPECT_TRUE(c[1].grads_full);
+    EXPECT_TRUE(c[2].begin);
+    EXPECT_EQ(c[2].n, ng);
+    EXPECT_TRUE(c[2].grads_clear);
+    EXPECT_TRUE(c[2].all_require_grad);
+    EXPECT_TRUE(c[3].grads_full);
+  }
+  for (auto& p : gan.D->parameters()) EXPECT_TRUE(p.requires_grad());  // restored after the G step
+}
+
+TEST(GanStep, OptimizerStepsOnlyAfterSyncEnd) {
+  // A sync whose end() zeroes every gradient: Adam with all-zero gradients moves nothing (m = v = 0), so the
+  // parameters are unchanged exactly when opt.step() runs after end().
+  torch::manual_seed(13);
+  Img2TextGAN gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  auto g0 = snapshot(*gan.G), d0 = snapshot(*gan.D);
+  RecordingSync sync;
+  sync.zero_in_end = true;
+  img2text_step(gan, img2text_inputs(4, false), sync);
+  EXPECT_TRUE(unchanged(*gan.G, g0));
+  EXPECT_TRUE(unchanged(*gan.D, d0));
+}
+
+TEST(GanStep, GeneratorStepLeavesDiscriminatorGradients) {
+  // The D gradients after the step are exactly the D step's: the frozen D got none from the G backward.
+  torch::manual_seed(14);
+  Img2TextGAN gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  struct Capture : GradSync {
+    std::vector<torch::Tensor> first_end;
+    void end(const std::vector<torch::Tensor>& params) override {
+      if (first_end.empty())
+        for (auto& p : params) first_end.push_back(p.grad().clone());
+    }
+  } sync;
+  img2text_step(gan, img2text_inputs(4, false), sync);
+  auto params = gan.D->parameters();
+  ASSERT_EQ(params.size(), sync.first_end.size());
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i].grad(), sync.first_end[i]));
+}
+
+TEST(GanStep, AdamSettingsFromConfig) {
+  Config c;
+  c.train.lr = 1e-3;
+  c.train.beta1 = 0.4;
+  c.train.beta2 = 0.99;
+  c.text2img.image_size = 64;
+  c.text2img.ngf = c.text2img.ndf = 8;
+  Text2ImgGAN gan = Text2ImgGAN::from(c, torch::kCPU);
+  auto& o = static_cast<torch::optim::AdamOptions&>(gan.opt_g->param_groups()[0].options());
+  EXPECT_DOUBLE_EQ(o.lr(), 1e-3);
+  EXPECT_DOUBLE_EQ(std::get<0>(o.betas()), 0.4);
+  EXPECT_DOUBLE_EQ(std::get<1>(o.betas()), 0.99);
+  EXPECT_TRUE(gan.matching_aware);
+  EXPECT_EQ(gan.G->options.noise_dim, 100);
+}
+
+TEST(GanStep, BadCombinationsAreErrors) {
+  models::Img2TextOptions unconditional;
+  EXPECT_THROW(Img2TextGAN(unconditional, /*matching_aware=*/true, AdamSettings{}, torch::kCPU), Error);
+  EXPECT_THROW(Text2ImgGAN(t2i(false, 0), true, AdamSettings{}, torch::kCPU), Error);
+  Img2TextGAN gan(unconditional, false, AdamSettings{}, torch::kCPU);
+  NoGradSync sync;
+  EXPECT_THROW(img2text_step(gan, img2text_inputs(2, /*wrong=*/true), sync), Error);
+  Text2ImgGAN t(t2i(true, 0), true, AdamSettings{}, torch::kCPU);
+  EXPECT_THROW(text2img_step(t, text2img_inputs(2, /*wrong=*/false, 0), sync), Error);
+}
