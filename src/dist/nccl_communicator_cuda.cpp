@@ -19,6 +19,10 @@
 
 #include <atomic>
 
+#if NCCL_VERSION_CODE < NCCL_VERSION(2, 10, 0)
+#error "fergan needs NCCL >= 2.10 (ncclAvg)"
+#endif
+
 #include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
 #include "wait_deadline.h"
