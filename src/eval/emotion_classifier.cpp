@@ -1,4 +1,5 @@
-// The CAS emotion classifier: a tiny CNN, its training loop and the two-way scores (see emotion_classifier.h).
+// The CAS emotion classifier: a tiny CNN, its training loop and the two-way scores (see
+// emotion_classifier.h).
 #include "fergan/eval/emotion_classifier.h"
 
 #include "fergan/check.h"
@@ -35,11 +36,10 @@ torch::Tensor classifier_input(const torch::Tensor& images, int64_t size) {
            "classifier_input: images [B, 1|3, H, W] expected, got ", images.sizes());
   auto gray = images.to(torch::kFloat).mean(1, /*keepdim=*/true);
   if (gray.size(2) == size && gray.size(3) == size) return gray;
-  return torch::nn::functional::interpolate(
-      gray, torch::nn::functional::InterpolateFuncOptions()
-                .size(std::vector<int64_t>{size, size})
-                .mode(torch::kBilinear)
-                .align_corners(false));
+  return torch::nn::functional::interpolate(gray, torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{size, size})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false));
 }
 
 EmotionClassifier train_classifier(const torch::Tensor& images, const torch::Tensor& labels,
@@ -65,7 +65,8 @@ EmotionClassifier train_classifier(const torch::Tensor& images, const torch::Ten
         x = torch::where(flip.view({-1, 1, 1, 1}), x.flip({3}), x);
       }
       auto logits = model->forward(x.to(options.device));
-      auto loss = torch::nn::functional::cross_entropy(logits, targets.index_select(0, idx).to(options.device));
+      auto loss =
+          torch::nn::functional::cross_entropy(logits, targets.index_select(0, idx).to(options.device));
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -109,10 +110,10 @@ double classifier_accuracy(EmotionClassifier& model, const torch::Tensor& images
   return (predicted == labels.to(torch::kCPU, torch::kLong)).to(torch::kDouble).mean().item<double>();
 }
 
-CasResult classification_accuracy_scores(const torch::Tensor& real_train, const torch::Tensor& real_train_labels,
-                                         const torch::Tensor& real_test, const torch::Tensor& real_test_labels,
-                                         const torch::Tensor& generated, const torch::Tensor& generated_labels,
-                                         const ClassifierOptions& options) {
+CasResult classification_accuracy_scores(
+    const torch::Tensor& real_train, const torch::Tensor& real_train_labels, const torch::Tensor& real_test,
+    const torch::Tensor& real_test_labels, const torch::Tensor& generated,
+    const torch::Tensor& generated_labels, const ClassifierOptions& options) {
   CasResult r;
   r.real_train = real_train.size(0);
   r.real_test = real_test.size(0);

@@ -99,9 +99,12 @@ int64_t text_width(const std::string& text, int64_t scale) {
   return (static_cast<int64_t>(text.size()) * kAdvance - 1) * scale;
 }
 
-int64_t text_height(int64_t scale) { return kGlyphH * scale; }
+int64_t text_height(int64_t scale) {
+  return kGlyphH * scale;
+}
 
-void draw_text(torch::Tensor& canvas, int64_t x, int64_t y, const std::string& text, int64_t scale, uint8_t value) {
+void draw_text(torch::Tensor& canvas, int64_t x, int64_t y, const std::string& text, int64_t scale,
+               uint8_t value) {
   FG_CHECK(canvas.dim() == 3 && canvas.scalar_type() == torch::kUInt8 && canvas.is_contiguous(),
            "draw_text: contiguous uint8 canvas [H, W, C] expected, got ", canvas.sizes());
   const int64_t h = canvas.size(0), w = canvas.size(1), c = canvas.size(2);
@@ -124,16 +127,16 @@ void draw_text(torch::Tensor& canvas, int64_t x, int64_t y, const std::string& t
   }
 }
 
-torch::Tensor labeled_grid(const torch::Tensor& images, int64_t cols, const std::vector<std::string>& row_labels,
-                           const std::string& title) {
+torch::Tensor labeled_grid(const torch::Tensor& images, int64_t cols,
+                           const std::vector<std::string>& row_labels, const std::string& title) {
   FG_CHECK(images.dim() == 4 && images.size(3) == 3 && images.scalar_type() == torch::kUInt8,
            "labeled_grid: uint8 images [N, H, W, 3] expected, got ", images.sizes());
-  FG_CHECK(cols > 0 && images.size(0) > 0, "labeled_grid: nothing to tile (", images.size(0), " images, ", cols,
-           " columns)");
+  FG_CHECK(cols > 0 && images.size(0) > 0, "labeled_grid: nothing to tile (", images.size(0), " images, ",
+           cols, " columns)");
   const int64_t n = images.size(0), th = images.size(1), tw = images.size(2);
   const int64_t rows = (n + cols - 1) / cols;
-  FG_CHECK(static_cast<int64_t>(row_labels.size()) == rows || row_labels.empty(), "labeled_grid: ",
-           row_labels.size(), " labels for ", rows, " rows");
+  FG_CHECK(static_cast<int64_t>(row_labels.size()) == rows || row_labels.empty(),
+           "labeled_grid: ", row_labels.size(), " labels for ", rows, " rows");
   // Labels readable next to 48-256 px tiles: ~1/8 of the tile height, 1-4 px per font pixel.
   const int64_t scale = std::clamp<int64_t>(th / 24, 1, 4);
   int64_t label_w = 0;

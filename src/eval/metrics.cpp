@@ -12,7 +12,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-torch::Tensor as_int64_cpu(const torch::Tensor& t) { return t.to(torch::kCPU, torch::kLong).contiguous(); }
+torch::Tensor as_int64_cpu(const torch::Tensor& t) {
+  return t.to(torch::kCPU, torch::kLong).contiguous();
+}
 
 // Pairwise RMS distances [N, N] of the flattened images, in float64.
 torch::Tensor pairwise_rms(const torch::Tensor& images) {
@@ -26,14 +28,15 @@ torch::Tensor pairwise_rms(const torch::Tensor& images) {
 RetrievalResult emotion_retrieval(const torch::Tensor& predictions, const torch::Tensor& captions,
                                   const torch::Tensor& caption_labels, const torch::Tensor& true_labels,
                                   const torch::Tensor& true_captions, int64_t num_classes) {
-  FG_CHECK(predictions.dim() == 2 && captions.dim() == 2, "emotion_retrieval: predictions [N, D] and captions [C, D] ",
-           "expected, got ", predictions.sizes(), " and ", captions.sizes());
+  FG_CHECK(predictions.dim() == 2 && captions.dim() == 2,
+           "emotion_retrieval: predictions [N, D] and captions [C, D] ", "expected, got ",
+           predictions.sizes(), " and ", captions.sizes());
   FG_CHECK(predictions.size(1) == captions.size(1), "emotion_retrieval: prediction dim ", predictions.size(1),
            " != caption embedding dim ", captions.size(1));
   const int64_t n = predictions.size(0), c = captions.size(0);
   FG_CHECK(n > 0 && c > 0, "emotion_retrieval: empty input (", n, " predictions, ", c, " captions)");
-  FG_CHECK(caption_labels.numel() == c, "emotion_retrieval: ", caption_labels.numel(), " caption labels for ", c,
-           " captions");
+  FG_CHECK(caption_labels.numel() == c, "emotion_retrieval: ", caption_labels.numel(), " caption labels for ",
+           c, " captions");
   FG_CHECK(true_labels.numel() == n && true_captions.numel() == n, "emotion_retrieval: ", true_labels.numel(),
            " labels / ", true_captions.numel(), " caption indices for ", n, " predictions");
 
@@ -70,9 +73,11 @@ RetrievalResult emotion_retrieval(const torch::Tensor& predictions, const torch:
     int64_t row = 0;
     for (int64_t j = 0; j < num_classes; ++j) row += conf[k][j];
     r.per_class_count.push_back(row);
-    r.per_class_accuracy.push_back(row > 0 ? static_cast<double>(conf[k][k]) / static_cast<double>(row) : kNaN);
+    r.per_class_accuracy.push_back(row > 0 ? static_cast<double>(conf[k][k]) / static_cast<double>(row)
+                                           : kNaN);
   }
-  r.mean_cosine_true = r.similarities.gather(1, true_caps.unsqueeze(1)).to(torch::kDouble).mean().item<double>();
+  r.mean_cosine_true =
+      r.similarities.gather(1, true_caps.unsqueeze(1)).to(torch::kDouble).mean().item<double>();
   return r;
 }
 
@@ -85,19 +90,19 @@ double mean_pairwise_distance(const torch::Tensor& images) {
   return d.sum().item<double>() / static_cast<double>(n * (n - 1));
 }
 
-DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& gen_labels, const torch::Tensor& real,
-                          const torch::Tensor& real_labels, double threshold) {
-  FG_CHECK(generated.size(0) == gen_labels.numel(), "diversity: ", generated.size(0), " generated images but ",
-           gen_labels.numel(), " labels");
-  FG_CHECK(real.size(0) == real_labels.numel(), "diversity: ", real.size(0), " real images but ", real_labels.numel(),
-           " labels");
+DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& gen_labels,
+                          const torch::Tensor& real, const torch::Tensor& real_labels, double threshold) {
+  FG_CHECK(generated.size(0) == gen_labels.numel(), "diversity: ", generated.size(0),
+           " generated images but ", gen_labels.numel(), " labels");
+  FG_CHECK(real.size(0) == real_labels.numel(), "diversity: ", real.size(0), " real images but ",
+           real_labels.numel(), " labels");
   FG_CHECK(generated.sizes().slice(1) == real.sizes().slice(1), "diversity: generated ", generated.sizes(),
            " and real ", real.sizes(), " images must have the same shape (resize first)");
   DiversityResult result;
   result.threshold = threshold;
   auto gl = as_int64_cpu(gen_labels), rl = as_int64_cpu(real_labels);
-  const int64_t max_label = std::max(gl.numel() ? gl.max().item<int64_t>() : -1,
-                                     rl.numel() ? rl.max().item<int64_t>() : -1);
+  const int64_t max_label =
+      std::max(gl.numel() ? gl.max().item<int64_t>() : -1, rl.numel() ? rl.max().item<int64_t>() : -1);
   double ratio_sum = 0.0;
   for (int64_t k = 0; k <= max_label; ++k) {
     auto gi = (gl == k).nonzero().squeeze(1), ri = (rl == k).nonzero().squeeze(1);
@@ -106,7 +111,8 @@ DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& g
     e.label = k;
     e.generated = mean_pairwise_distance(generated.index_select(0, gi.to(generated.device())));
     e.real = mean_pairwise_distance(real.index_select(0, ri.to(real.device())));
-    e.ratio = e.real > 0 ? e.generated / e.real : (e.generated > 0 ? std::numeric_limits<double>::infinity() : 1.0);
+    e.ratio =
+        e.real > 0 ? e.generated / e.real : (e.generated > 0 ? std::numeric_limits<double>::infinity() : 1.0);
     e.collapsed = e.ratio < threshold;
     result.any_collapsed = result.any_collapsed || e.collapsed;
     ratio_sum += e.ratio;
@@ -134,8 +140,8 @@ DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& g
 }
 
 GaussianStats gaussian_stats(const torch::Tensor& features) {
-  FG_CHECK(features.dim() == 2 && features.size(0) >= 2, "gaussian_stats: features [N >= 2, D] expected, got ",
-           features.sizes());
+  FG_CHECK(features.dim() == 2 && features.size(0) >= 2,
+           "gaussian_stats: features [N >= 2, D] expected, got ", features.sizes());
   auto x = features.to(torch::kCPU, torch::kDouble);
   GaussianStats s;
   s.mean = x.mean(0);
@@ -153,8 +159,8 @@ torch::Tensor sqrtm_psd(const torch::Tensor& sym) {
 }  // namespace
 
 double frechet_distance(const GaussianStats& a, const GaussianStats& b) {
-  FG_CHECK(a.mean.numel() == b.mean.numel(), "frechet_distance: feature dims differ (", a.mean.numel(), " vs ",
-           b.mean.numel(), ")");
+  FG_CHECK(a.mean.numel() == b.mean.numel(), "frechet_distance: feature dims differ (", a.mean.numel(),
+           " vs ", b.mean.numel(), ")");
   auto s1 = a.covariance.to(torch::kDouble), s2 = b.covariance.to(torch::kDouble);
   auto diff = (a.mean - b.mean).to(torch::kDouble);
   auto root1 = sqrtm_psd(s1);
@@ -174,8 +180,8 @@ ClipScoreResult clip_score(const torch::Tensor& image_features, const torch::Ten
                            const torch::Tensor& caption_of_image) {
   FG_CHECK(image_features.dim() == 2 && text_features.dim() == 2 &&
                image_features.size(1) == text_features.size(1),
-           "clip_score: image features [N, E] and text features [C, E] expected, got ", image_features.sizes(),
-           " and ", text_features.sizes());
+           "clip_score: image features [N, E] and text features [C, E] expected, got ",
+           image_features.sizes(), " and ", text_features.sizes());
   FG_CHECK(caption_of_image.numel() == image_features.size(0), "clip_score: ", caption_of_image.numel(),
            " caption indices for ", image_features.size(0), " images");
   FG_CHECK(image_features.size(0) > 0, "clip_score: no images");
@@ -184,8 +190,8 @@ ClipScoreResult clip_score(const torch::Tensor& image_features, const torch::Ten
   auto txt = F::normalize(text_features.to(torch::kCPU, torch::kDouble), F::NormalizeFuncOptions().dim(1));
   auto caps = as_int64_cpu(caption_of_image);
   const int64_t c = txt.size(0);
-  FG_CHECK(caps.min().item<int64_t>() >= 0 && caps.max().item<int64_t>() < c, "clip_score: caption index outside [0, ",
-           c, ")");
+  FG_CHECK(caps.min().item<int64_t>() >= 0 && caps.max().item<int64_t>() < c,
+           "clip_score: caption index outside [0, ", c, ")");
   auto cosine = (img * txt.index_select(0, caps)).sum(1);  // [N]
   auto score = (cosine * 100.0).clamp_min(0);
   ClipScoreResult r;

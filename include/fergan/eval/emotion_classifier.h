@@ -48,7 +48,8 @@ torch::Tensor classifier_predict(EmotionClassifier& model, const torch::Tensor& 
                                  const ClassifierOptions& options);
 
 // Penultimate features [N, 128] (after global pooling): a domain-specific embedding for Fréchet distance.
-torch::Tensor classifier_features(EmotionClassifier& model, const torch::Tensor& images, const ClassifierOptions& options);
+torch::Tensor classifier_features(EmotionClassifier& model, const torch::Tensor& images,
+                                  const ClassifierOptions& options);
 
 // Fraction of images whose predicted label equals labels.
 double classifier_accuracy(EmotionClassifier& model, const torch::Tensor& images, const torch::Tensor& labels,
@@ -63,9 +64,9 @@ struct CasResult {
 
 // One classifier on real_train answers real_accuracy and train_real_test_gen; a second one trained on the
 // generated images answers train_gen_test_real.
-CasResult classification_accuracy_scores(const torch::Tensor& real_train, const torch::Tensor& real_train_labels,
-                                         const torch::Tensor& real_test, const torch::Tensor& real_test_labels,
-                                         const torch::Tensor& generated, const torch::Tensor& generated_labels,
-                                         const ClassifierOptions& options);
+CasResult classification_accuracy_scores(
+    const torch::Tensor& real_train, const torch::Tensor& real_train_labels, const torch::Tensor& real_test,
+    const torch::Tensor& real_test_labels, const torch::Tensor& generated,
+    const torch::Tensor& generated_labels, const ClassifierOptions& options);
 
 }  // namespace fergan::eval

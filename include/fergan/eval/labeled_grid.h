@@ -28,7 +28,7 @@ void draw_text(torch::Tensor& canvas, int64_t x, int64_t y, const std::string& t
 // Tiles images uint8 [rows*cols, H, W, 3] into rows of `cols` (row-major, 2 px white margins) and draws
 // row_labels[r] to the left of row r, vertically centred. Returns uint8 [H', W', 3] ready for write_png.
 // A non-empty `title` is drawn above the grid.
-torch::Tensor labeled_grid(const torch::Tensor& images_nhwc_u8, int64_t cols, const std::vector<std::string>& row_labels,
-                           const std::string& title = "");
+torch::Tensor labeled_grid(const torch::Tensor& images_nhwc_u8, int64_t cols,
+                           const std::vector<std::string>& row_labels, const std::string& title = "");
 
 }  // namespace fergan::eval

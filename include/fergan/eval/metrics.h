@@ -23,7 +23,7 @@ namespace fergan::eval {
 
 struct RetrievalResult {
   int64_t num_samples = 0;
-  double accuracy = 0.0;                  // top-1: label of the nearest caption == true label
+  double accuracy = 0.0;                   // top-1: label of the nearest caption == true label
   std::vector<double> per_class_accuracy;  // [K]; NaN for a class without samples
   std::vector<int64_t> per_class_count;    // [K]
   torch::Tensor confusion;                 // int64 [K, K]: rows = true label, columns = predicted label
@@ -40,14 +40,15 @@ RetrievalResult emotion_retrieval(const torch::Tensor& predictions, const torch:
                                   const torch::Tensor& caption_labels, const torch::Tensor& true_labels,
                                   const torch::Tensor& true_captions, int64_t num_classes);
 
-// ---- Diversity / mode collapse ------------------------------------------------------------------------------
+// ---- Diversity / mode collapse
+// ------------------------------------------------------------------------------
 
 // A caption's samples count as collapsed when their mean pairwise distance is below this fraction of the same
 // statistic over real images of that emotion. Why 0.25: real FER2013 faces of one emotion differ by an RMS of
-// roughly 0.5-0.6 (on the [-1, 1] scale) because pose, identity and lighting vary; a generator that honours its
-// noise input keeps a large share of that. The original's collapsed generator scored ~0.001 of it (0.12/255 mean
-// pixel difference). A quarter leaves room for a GAN that is merely less varied than the data, while still
-// flagging the collapsed case by two orders of magnitude.
+// roughly 0.5-0.6 (on the [-1, 1] scale) because pose, identity and lighting vary; a generator that honours
+// its noise input keeps a large share of that. The original's collapsed generator scored ~0.001 of it
+// (0.12/255 mean pixel difference). A quarter leaves room for a GAN that is merely less varied than the data,
+// while still flagging the collapsed case by two orders of magnitude.
 constexpr double kDefaultCollapseThreshold = 0.25;
 
 // Mean over all unordered pairs (i < j) of the RMS difference between images i and j:
@@ -74,10 +75,12 @@ struct DiversityResult {
 
 // generated [N, ...] with gen_labels [N]; real [M, ...] with real_labels [M]; both at the same resolution.
 // Classes missing from either side are skipped; a class needs >= 2 images on both sides.
-DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& gen_labels, const torch::Tensor& real,
-                          const torch::Tensor& real_labels, double threshold = kDefaultCollapseThreshold);
+DiversityResult diversity(const torch::Tensor& generated, const torch::Tensor& gen_labels,
+                          const torch::Tensor& real, const torch::Tensor& real_labels,
+                          double threshold = kDefaultCollapseThreshold);
 
-// ---- Fréchet distance ---------------------------------------------------------------------------------------
+// ---- Fréchet distance
+// ---------------------------------------------------------------------------------------
 
 struct GaussianStats {
   torch::Tensor mean;        // float64 [D]
@@ -89,11 +92,13 @@ GaussianStats gaussian_stats(const torch::Tensor& features);
 
 // ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with tr((S1 S2)^(1/2)) computed as the sum of the
 // square roots of the eigenvalues of the symmetric PSD matrix S1^(1/2) S2 S1^(1/2) (same spectrum as S1 S2),
-// eigen-decompositions by torch::linalg_eigh in float64; tiny negative eigenvalues from rounding are clamped to 0.
+// eigen-decompositions by torch::linalg_eigh in float64; tiny negative eigenvalues from rounding are clamped
+// to 0.
 double frechet_distance(const GaussianStats& a, const GaussianStats& b);
 double frechet_distance(const torch::Tensor& features_a, const torch::Tensor& features_b);
 
-// ---- CLIP score ---------------------------------------------------------------------------------------------
+// ---- CLIP score
+// ---------------------------------------------------------------------------------------------
 
 struct ClipScoreResult {
   // Per-sample: cos(image_i, text_{caption_i}) after L2-normalising both. Score = 100 * max(cos, 0), the

@@ -1,0 +1,61 @@
+// Turning "--checkpoint PATH|latest --run-dir DIR" into ready-to-run generators.
+//
+// Every checkpoint carries the resolved config of the run that wrote it (CheckpointMeta::config_yaml), so the
+// networks are rebuilt from that config (Options::from) rather than from flags the user would have to repeat;
+// a checkpoint of another shape then cannot be loaded into a wrong network by accident.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+#include "fergan/config.h"
+#include "fergan/models/img2text.h"
+#include "fergan/models/text2img.h"
+#include "fergan/train/checkpoint.h"
+
+namespace fergan::eval {
+
+// The directory holding the *_checkpoints.json indexes of a run directory: <run_dir>/checkpoints, the run dir
+// itself, or the checkpoint_dir named by <run_dir>/config.yaml (first that has an index). Error naming what
+// was tried when none has.
+std::string checkpoint_dir_of_run(const std::string& run_dir);
+
+// The generator checkpoint of `phase` ("img2text" | "text2img") that `spec` designates:
+//   "latest"        newest complete set in checkpoint_dir_of_run(run_dir);
+//   a directory     newest complete set in it;
+//   a .pth file     that file if it belongs to `phase` (a discriminator file maps to its generator), else
+//                   the newest set of `phase` beside it (the other GAN of the same run).
+// std::nullopt when the phase has no checkpoint there (e.g. a run that trained only img2text); a missing
+// path or an unreadable file is an error.
+std::optional<std::string> resolve_generator_checkpoint(const std::string& spec, const std::string& run_dir,
+                                                        const std::string& phase);
+
+struct LoadedText2Img {
+  models::Text2ImageGenerator generator{nullptr};
+  Config config;
+  train::CheckpointMeta meta;
+  std::string path;
+};
+
+struct LoadedImg2Text {
+  models::Img2TextGenerator generator{nullptr};
+  Config config;
+  train::CheckpointMeta meta;
+  std::string path;
+};
+
+// Rebuilds the network from the checkpoint's config, loads the weights, moves it to `device`, eval mode.
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device);
+LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device);
+
+// Images from a Text->Image generator: embeddings [B, D] -> [B, 3, S, S] in [-1, 1], run in batches without
+// gradients. Noise (when the network takes it) is standard normal from `generator_seed`.
+torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embeddings, int64_t batch_size,
+                              uint64_t generator_seed);
+
+// Embeddings from an Image->Text generator: images [B, 3, S, S] in [-1, 1] (resized to 64, as trained).
+torch::Tensor predict_embeddings(LoadedImg2Text& model, const torch::Tensor& images, int64_t batch_size);
+
+}  // namespace fergan::eval

@@ -1,0 +1,46 @@
+// fergan_eval's pipeline: score a checkpoint on a shard split and write metrics.json, metrics.txt and a
+// self-contained report.html.
+//
+// Image->Text: emotion retrieval of the generator's embeddings against the caption table, next to two
+// baselines (random embeddings: chance; the images' own CLIP image embeddings when the shards hold them).
+// Text->Image: per-emotion samples scored by diversity (mode-collapse flag), CAS both ways with a classifier
+// trained here, Fréchet distance on that classifier's features, and with CLIP weights CLIP score and Fréchet
+// distance on CLIP image features; each next to the same numbers for random embeddings fed to the generator
+// and for real images of the split.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "fergan/eval/metrics.h"
+
+namespace fergan::eval {
+
+struct EvalOptions {
+  std::string checkpoint = "latest";  // generator .pth, checkpoint directory, or "latest" (needs run_dir)
+  std::string run_dir;                // for "latest" and the training log (metrics.jsonl)
+  std::string shards;                 // default: data.shards of the checkpoint's config
+  std::string split = "test";         // evaluated split
+  std::string train_split = "train";  // real images the CAS classifier learns from
+  std::string out = "eval";           // output directory
+  std::string device = "auto";
+  int64_t batch_size = 64;
+  int64_t max_samples = 0;                  // 0 = the whole evaluated split
+  int64_t samples_per_emotion = 100;        // generated images per emotion
+  int64_t classifier_train_samples = 6000;  // real training images for the classifier (seeded subset)
+  int classifier_epochs = 6;
+  double collapse_threshold = kDefaultCollapseThreshold;
+  uint64_t seed = 0;
+  int max_report_checkpoints = 6;  // sample grids for at most this many text2img checkpoints (evenly spaced)
+  std::string clip_weights, clip_vocab;
+};
+
+// Runs everything, writes the outputs into options.out and returns the metrics JSON.
+nlohmann::json run_evaluation(const EvalOptions& options);
+
+// The readable table of a metrics JSON (what metrics.txt holds and fergan_eval prints).
+std::string metrics_table(const nlohmann::json& metrics);
+
+}  // namespace fergan::eval

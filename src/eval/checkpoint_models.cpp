@@ -1,0 +1,135 @@
+// Checkpoint resolution and generator loading for fergan_infer / fergan_eval (see checkpoint_models.h).
+#include "fergan/eval/checkpoint_models.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "fergan/check.h"
+
+namespace fergan::eval {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+bool has_index(const stdfs::path& dir) {
+  return stdfs::exists(dir / "img2text_checkpoints.json") || stdfs::exists(dir / "text2img_checkpoints.json");
+}
+
+std::optional<std::string> latest_generator(const std::string& dir, const std::string& phase) {
+  if (auto set = train::latest_set(dir, phase)) return set->generator_path;
+  return std::nullopt;
+}
+
+torch::Tensor resize_to(const torch::Tensor& images, int64_t size) {
+  if (images.size(2) == size && images.size(3) == size) return images;
+  return torch::nn::functional::interpolate(images, torch::nn::functional::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{size, size})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false));
+}
+
+}  // namespace
+
+std::string checkpoint_dir_of_run(const std::string& run_dir) {
+  const stdfs::path run(run_dir);
+  FG_CHECK(stdfs::is_directory(run), "run directory '", run_dir, "' does not exist");
+  if (has_index(run / "checkpoints")) return (run / "checkpoints").string();
+  if (has_index(run)) return run.string();
+  const auto config_path = run / "config.yaml";
+  if (stdfs::exists(config_path)) {
+    YAML::Node node = YAML::LoadFile(config_path.string());
+    if (node["checkpoint_dir"]) {
+      const std::string dir = node["checkpoint_dir"].as<std::string>();
+      if (has_index(dir)) return dir;
+      if (has_index(run.parent_path() / dir)) return (run.parent_path() / dir).string();
+    }
+  }
+  fail(str("run directory '", run_dir, "' has no checkpoint index (looked for *_checkpoints.json in '",
+           (run / "checkpoints").string(), "', '", run_dir, "' and the checkpoint_dir of '",
+           config_path.string(), "')"));
+}
+
+std::optional<std::string> resolve_generator_checkpoint(const std::string& spec, const std::string& run_dir,
+                                                        const std::string& phase) {
+  FG_CHECK(phase == "img2text" || phase == "text2img", "unknown phase '", phase, "'");
+  if (spec == "latest") {
+    FG_CHECK(!run_dir.empty(), "--checkpoint latest needs --run-dir");
+    return latest_generator(checkpoint_dir_of_run(run_dir), phase);
+  }
+  FG_CHECK(stdfs::exists(spec), "checkpoint '", spec, "' does not exist");
+  if (stdfs::is_directory(spec)) return latest_generator(spec, phase);
+  const auto meta = train::read_meta(spec);
+  if (meta.phase == phase) {
+    std::string name = stdfs::path(spec).filename().string();
+    const auto at = name.find("_discriminator_");
+    if (at != std::string::npos) {
+      name.replace(at, std::string("_discriminator_").size(), "_generator_");
+      return (stdfs::path(spec).parent_path() / name).string();
+    }
+    return spec;
+  }
+  return latest_generator(stdfs::path(spec).parent_path().string(), phase);
+}
+
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device) {
+  LoadedText2Img m;
+  m.path = path;
+  m.meta = train::read_meta(path);
+  FG_CHECK(m.meta.phase == "text2img", "checkpoint '", path, "' is a ", m.meta.phase,
+           " checkpoint, not text2img");
+  m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
+  auto options = models::Text2ImgOptions::from(m.config);
+  m.generator = models::Text2ImageGenerator(options);
+  train::load_network(path, *m.generator, nullptr);
+  m.generator->to(device);
+  m.generator->eval();
+  return m;
+}
+
+LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device) {
+  LoadedImg2Text m;
+  m.path = path;
+  m.meta = train::read_meta(path);
+  FG_CHECK(m.meta.phase == "img2text", "checkpoint '", path, "' is a ", m.meta.phase,
+           " checkpoint, not img2text");
+  m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
+  m.generator = models::Img2TextGenerator(models::Img2TextOptions::from(m.config));
+  train::load_network(path, *m.generator, nullptr);
+  m.generator->to(device);
+  m.generator->eval();
+  return m;
+}
+
+torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embeddings, int64_t batch_size,
+                              uint64_t generator_seed) {
+  torch::NoGradGuard no_grad;
+  const auto& options = model.generator->options;
+  FG_CHECK(embeddings.dim() == 2 && embeddings.size(1) == options.latent_dim, "text2img generator of '",
+           model.path, "' takes ", options.latent_dim, "-d embeddings, got ", embeddings.sizes());
+  const auto device = model.generator->fc->weight.device();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(generator_seed);
+  std::vector<torch::Tensor> out;
+  for (int64_t start = 0; start < embeddings.size(0); start += batch_size) {
+    auto emb = embeddings.slice(0, start, std::min(embeddings.size(0), start + batch_size))
+                   .to(device, torch::kFloat);
+    torch::Tensor noise;
+    if (options.noise_dim > 0) noise = torch::randn({emb.size(0), options.noise_dim}, gen).to(device);
+    out.push_back(model.generator->forward(emb, noise).to(torch::kCPU));
+  }
+  return torch::cat(out);
+}
+
+torch::Tensor predict_embeddings(LoadedImg2Text& model, const torch::Tensor& images, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  const auto device = model.generator->fc->weight.device();
+  std::vector<torch::Tensor> out;
+  for (int64_t start = 0; start < images.size(0); start += batch_size) {
+    auto x =
+        resize_to(images.slice(0, start, std::min(images.size(0), start + batch_size)).to(torch::kFloat), 64);
+    out.push_back(model.generator->forward(x.to(device)).to(torch::kCPU));
+  }
+  return torch::cat(out);
+}
+
+}  // namespace fergan::eval

@@ -1,0 +1,98 @@
+// Checkpoint resolution ("latest" in a run dir, a discriminator path, the other phase beside a file) and
+// generator loading from the config embedded in the checkpoint: the loaded network equals the saved one.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "fergan/check.h"
+#include "fergan/eval/checkpoint_models.h"
+
+namespace fergan::eval {
+namespace {
+namespace stdfs = std::filesystem;
+
+Config tiny_config() {
+  Config c;
+  c.img2text.latent_dim = 16;
+  c.text2img.latent_dim = 16;
+  c.text2img.image_size = 64;
+  c.text2img.ngf = 8;
+  c.text2img.ndf = 8;
+  c.text2img.noise_dim = 4;
+  return c;
+}
+
+template <typename Net>
+train::CheckpointSet save_set(const std::string& dir, const std::string& phase, int64_t epoch, Net& g,
+                              torch::nn::Module& d, const Config& config) {
+  train::CheckpointMeta meta;
+  meta.phase = phase;
+  meta.epoch = epoch;
+  meta.config_yaml = config.to_yaml();
+  train::CheckpointSet set;
+  set.tag = "epoch_" + std::to_string(epoch);
+  set.meta = meta;
+  set.generator_path = train::checkpoint_path(dir, phase, "generator", set.tag);
+  set.discriminator_path = train::checkpoint_path(dir, phase, "discriminator", set.tag);
+  train::save_network(set.generator_path, *g, nullptr, meta);
+  train::save_network(set.discriminator_path, d, nullptr, meta);
+  train::commit_set(dir, set, 0);
+  return set;
+}
+
+TEST(CheckpointModels, ResolvesAndLoadsTheSavedGenerators) {
+  const auto run = stdfs::temp_directory_path() / ("fergan_eval_ckpt_" + std::to_string(::getpid()));
+  stdfs::remove_all(run);
+  const auto dir = (run / "checkpoints").string();
+  stdfs::create_directories(dir);
+  const Config config = tiny_config();
+  torch::manual_seed(3);
+  models::Text2ImageGenerator g1(models::Text2ImgOptions::from(config)),
+      g2(models::Text2ImgOptions::from(config));
+  models::Text2ImageDiscriminator d(models::Text2ImgOptions::from(config));
+  save_set(dir, "text2img", 1, g1, *d, config);
+  const auto newest = save_set(dir, "text2img", 2, g2, *d, config);
+
+  // No img2text phase trained: nullopt, not an error.
+  EXPECT_FALSE(resolve_generator_checkpoint("latest", run.string(), "img2text").has_value());
+  const auto latest = resolve_generator_checkpoint("latest", run.string(), "text2img");
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(*latest, newest.generator_path);
+  EXPECT_EQ(*resolve_generator_checkpoint(newest.discriminator_path, "", "text2img"), newest.generator_path);
+
+  models::Img2TextGenerator i1(models::Img2TextOptions::from(config));
+  models::Img2TextDiscriminator i1d(models::Img2TextOptions::from(config));
+  const auto i2t = save_set(dir, "img2text", 1, i1, *i1d, config);
+  // A text2img file designates the img2text generator beside it (the other GAN of the same run).
+  EXPECT_EQ(*resolve_generator_checkpoint(newest.generator_path, "", "img2text"), i2t.generator_path);
+
+  auto loaded = load_text2img_generator(*latest, torch::kCPU);
+  EXPECT_EQ(loaded.meta.epoch, 2);
+  EXPECT_EQ(loaded.generator->options.noise_dim, 4);
+  auto saved = g2->named_parameters();
+  for (const auto& p : loaded.generator->named_parameters()) {
+    EXPECT_TRUE(torch::equal(p.value(), saved[p.key()])) << p.key();
+  }
+  // generate_images = forward with seeded standard-normal noise, eval mode.
+  g2->eval();
+  auto emb = torch::randn({3, 16});
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(9);
+  auto noise = torch::randn({3, 4}, gen);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(generate_images(loaded, emb, 2, 9), g2->forward(emb, noise), 1e-5, 1e-6));
+
+  auto i2t_loaded = load_img2text_generator(i2t.generator_path, torch::kCPU);
+  auto images = torch::rand({2, 3, 64, 64}) * 2 - 1;
+  i1->eval();
+  EXPECT_TRUE(torch::allclose(predict_embeddings(i2t_loaded, images, 8), i1->forward(images), 1e-5, 1e-6));
+
+  EXPECT_THROW(load_img2text_generator(*latest, torch::kCPU), fergan::Error);  // wrong phase
+  EXPECT_THROW(resolve_generator_checkpoint((run / "missing.pth").string(), "", "text2img"), fergan::Error);
+  EXPECT_THROW(resolve_generator_checkpoint("latest", (run / "nope").string(), "text2img"), fergan::Error);
+  stdfs::remove_all(run);
+}
+
+}  // namespace
+}  // namespace fergan::eval

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# fergan_infer and fergan_eval end to end on a tiny synthetic run: data_prep synth -> fergan_dist (both GANs,
+# a few steps) -> the three inference modes -> the evaluation report; plus their bad-input exits.
+set -euo pipefail
+BIN="${FERGAN_BUILD_DIR:?}/bin"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+jv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2], {"d": d}), separators=(",", ":")))' "$1" "$2"; }
+# png_size FILE: "W H" from the IHDR chunk.
+png_size() { python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(32); assert b[:8]==b"\x89PNG\r\n\x1a\n"; print(*struct.unpack(">II", b[16:24]))' "$1"; }
+
+# 1. A tiny dataset and a tiny run of both GANs (checkpoints at every epoch).
+"$BIN/data_prep" synth --out "$tmp/raw" --per-class 12 --splits train:12,test:6 --seed 3 >/dev/null
+"$BIN/data_prep" --input "$tmp/raw" --out "$tmp/shards" --random-embeddings --embed-dim 32 --quiet >/dev/null
+"$BIN/fergan_dist" --set device=cpu --set data.shards="$tmp/shards" --set run_dir="$tmp/run" \
+  --set checkpoint_dir="$tmp/run/checkpoints" --set img2text.latent_dim=32 --set text2img.latent_dim=32 \
+  --set img2text.epochs=2 --set text2img.epochs=2 --set train.save_interval=1 --set train.batch_size=16 \
+  --set train.log_interval=2 --set text2img.image_size=64 --set text2img.ngf=8 --set text2img.ndf=8 \
+  --set text2img.noise_dim=8 > "$tmp/train.log" 2>&1 || { cat "$tmp/train.log"; fail "fergan_dist failed"; }
+
+# 2. text2img: the default is every emotion; one labelled grid per caption plus the overview.
+"$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --samples 10 --out "$tmp/t2i" >/dev/null
+[ "$(png_size "$tmp/t2i/samples.png" | cut -d' ' -f2)" = $((7 * 64 + 8 * 2)) ] || fail "overview height"
+[ "$(ls "$tmp/t2i"/*.png | wc -l)" = 8 ] || fail "expected 7 per-caption grids + samples.png"
+[ "$(png_size "$tmp/t2i/a_person_with_a_happy_expression.png" | cut -d' ' -f2)" -gt $((2 * 64 + 3 * 2)) ] ||
+  fail "a 10-sample grid has two rows of 8 (and a title)"
+[ "$(jv "$tmp/t2i/samples.json" 'len(d["captions"])')" = 7 ] || fail "samples.json"
+"$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --emotion sad --caption \
+  "a person with a happy expression" --samples 3 --out "$tmp/t2i_b" >/dev/null
+[ "$(jv "$tmp/t2i_b/samples.json" '[c["label"] for c in d["captions"]]')" = '["SAD","HAPPY"]' ] || fail "labels"
+if "$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --caption "a cat" --out "$tmp/x" \
+  2> "$tmp/err"; then fail "an unknown caption without CLIP succeeded"; fi
+grep -q "not in the caption table" "$tmp/err" || { cat "$tmp/err"; fail "unknown caption message"; }
+
+# 3. img2text from a split and from a folder whose subfolders name the emotions.
+"$BIN/fergan_infer" img2text --checkpoint latest --run-dir "$tmp/run" --split test --out "$tmp/i2t" >/dev/null
+[ "$(wc -l < "$tmp/i2t/predictions.csv")" = 43 ] || fail "predictions.csv rows"
+head -1 "$tmp/i2t/predictions.csv" | grep -q "source,true_emotion,predicted_emotion,predicted_caption,cos_angry" ||
+  fail "csv header"
+"$BIN/fergan_infer" img2text --checkpoint latest --run-dir "$tmp/run" --images "$tmp/raw/test" --out "$tmp/i2t_f" >/dev/null
+[ "$(jv "$tmp/i2t_f/predictions.json" 'd["labelled_images"]')" = 42 ] || fail "folder labels"
+# The same images through both paths give the same predictions (folder decode == shard decode for PNGs).
+python3 - "$tmp/i2t/predictions.json" "$tmp/i2t_f/predictions.json" <<'PY' || fail "split vs folder predictions differ"
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+assert abs(a["accuracy"] - b["accuracy"]) < 1e-9, (a["accuracy"], b["accuracy"])
+assert 0.0 <= a["accuracy"] <= 1.0
+PY
+
+# 4. Round trip: rows REAL / ROUND TRIP, 8 per row.
+"$BIN/fergan_infer" roundtrip --checkpoint latest --run-dir "$tmp/run" --samples 16 --out "$tmp/rt" >/dev/null
+[ "$(png_size "$tmp/rt/round_trip.png" | cut -d' ' -f2)" = $((4 * 64 + 5 * 2)) ] || fail "round-trip height"
+
+# 5. The evaluation: metrics.json, metrics.txt, report.html with charts and inline images.
+"$BIN/fergan_eval" --checkpoint latest --run-dir "$tmp/run" --out "$tmp/eval" --samples-per-emotion 6 \
+  --classifier-epochs 2 --classifier-train-samples 200 > "$tmp/eval.log" 2>&1 || { cat "$tmp/eval.log"; fail "fergan_eval"; }
+m="$tmp/eval/metrics.json"
+[ "$(jv "$m" 'sum(map(sum, d["img2text"]["model"]["confusion"]))')" = 42 ] || fail "confusion total"
+[ "$(jv "$m" 'd["checkpoints"]["text2img_epoch"]')" = 2 ] || fail "latest text2img epoch"
+[ "$(jv "$m" 'len([c for c in d["per_checkpoint"] if c["phase"] == "text2img"])')" = 2 ] || fail "grids per checkpoint"
+[ "$(jv "$m" 'd["text2img"]["real_images"]["diversity"]["mode_collapse"]')" = false ] || fail "real images flagged"
+python3 - "$m" <<'PY' || fail "metric ranges"
+import json, sys
+d = json.load(open(sys.argv[1])); t = d["text2img"]
+for name in ("generated", "random_embeddings", "real_images"):
+    s = t[name]
+    for key in ("cas_train_real_test_this", "cas_train_this_test_real"):
+        assert 0.0 <= s[key] <= 1.0, (name, key, s[key])
+    assert s["frechet_classifier_features"] >= 0
+# Real images of the train split vs the test split: diversity ratio near 1.
+assert 0.6 < t["real_images"]["diversity"]["mean_ratio"] < 1.6, t["real_images"]["diversity"]["mean_ratio"]
+PY
+grep -q "MODE COLLAPSE" "$tmp/eval/metrics.txt" || fail "metrics.txt table"
+grep -q "Image -> Text" "$tmp/eval.log" || fail "table not printed"
+r="$tmp/eval/report.html"
+[ "$(grep -o "<svg" "$r" | wc -l)" -ge 4 ] || fail "loss charts missing"
+[ "$(grep -o "data:image/png;base64" "$r" | wc -l)" -ge 6 ] || fail "inline grids missing"
+
+# 6. Bad input: clear message, non-zero exit, no output directory created.
+if "$BIN/fergan_eval" --checkpoint "$tmp/nope.pth" --out "$tmp/bad" 2> "$tmp/err"; then fail "missing checkpoint"; fi
+grep -q "nope.pth' does not exist" "$tmp/err" || { cat "$tmp/err"; fail "missing checkpoint message"; }
+[ ! -e "$tmp/bad" ] || fail "a failed evaluation created its output directory"
+if "$BIN/fergan_eval" --bogus 2> "$tmp/err"; then fail "unknown option accepted"; fi
+grep -q "unknown option '--bogus'" "$tmp/err" || fail "unknown option message"
+if "$BIN/fergan_infer" img2text --checkpoint latest --run-dir "$tmp/run" --images "$tmp/none" 2> "$tmp/err"; then
+  fail "missing image folder"; fi
+grep -q "does not exist" "$tmp/err" || fail "missing image folder message"
+echo "test_eval: OK"
