@@ -221,7 +221,7 @@ step "3. data_prep.sbatch, then train_single_node.sbatch with fergan_dist on 2 C
 for tool in fergan_dist data_prep; do
   [[ -x $BIN/$tool ]] || fail "$BIN/$tool is missing: build it first (FERGAN_BUILD_DIR=$BIN/..)"
 done
-"$BIN/data_prep" synth --out "$tmp/data/raw" --per-class 6 --splits train:6 --seed 3 >/dev/null 2>&1 ||
+"$BIN/data_prep" synth --out "$tmp/data/raw" --per-class 20 --splits train:20 --seed 3 >/dev/null 2>&1 ||
   fail "data_prep synth failed"
 mkdir -p "$tmp/data/job"
 prep_job=$(FERGAN_ROOT=$SRC FERGAN_DATA_PREP_BIN=$BIN/data_prep FERGAN_DATA_INPUT=$tmp/data/raw \
@@ -229,7 +229,7 @@ prep_job=$(FERGAN_ROOT=$SRC FERGAN_DATA_PREP_BIN=$BIN/data_prep FERGAN_DATA_INPU
   sbatch --parsable --cpus-per-task=1 --chdir="$tmp/data/job" --output="$tmp/data/job/%x-%j.out" \
   --error="$tmp/data/job/%x-%j.err" "$SRC/slurm/data_prep.sbatch") || fail "sbatch data_prep.sbatch failed"
 
-# The tiny config: 42 synthetic faces, 32-d embeddings, 64x64 images from an 8-channel generator.
+# The tiny config: 140 synthetic faces (24 batches of 3 per rank and epoch), 32-d embeddings, 64x64 images from an 8-channel generator.
 # threads: 1 keeps every rank's arithmetic identical between the SLURM run and the reference run below.
 cat >"$tmp/tiny.yaml" <<EOF
 run_dir: $tmp/runs/tiny
@@ -290,7 +290,8 @@ done
 step "4. preemption: USR1 mid-training -> checkpoint, requeue, resume; weights equal an uninterrupted run"
 # Both runs use the same run_dir/checkpoint_dir (the reference is moved aside before the SLURM run), so the
 # resolved config stored in the checkpoints is the same too.
-long_set="text2img.epochs=3 run_dir=$tmp/runs/long checkpoint_dir=$tmp/runs/long/checkpoints"
+# Wider text2img networks make each step slow enough (~0.1 s) that the signal lands well inside an epoch.
+long_set="text2img.epochs=3 text2img.ngf=32 text2img.ndf=32 run_dir=$tmp/runs/long checkpoint_dir=$tmp/runs/long/checkpoints"
 # shellcheck disable=SC2046
 FERGAN_BIN=$BIN/fergan_dist OMP_NUM_THREADS=1 "$SRC/launch/run_local.sh" -n 2 --config "$tmp/tiny.yaml" \
   $(printf -- '--set %s ' $long_set) >"$tmp/runs/reference.log" 2>&1 ||
