@@ -141,7 +141,8 @@ TEST(Networks, NoiseChangesTheImage) {
   EXPECT_GT((a - b).abs().max().item<float>(), 1e-3f);
   EXPECT_THROW(g(e), Error);  // noise required
   o.noise_dim = 0;
-  EXPECT_THROW(Text2ImageGenerator(o)(e, torch::randn({2, 100})), Error);  // noise not expected
+  Text2ImageGenerator no_noise(o);
+  EXPECT_THROW(no_noise(e, torch::randn({2, 100})), Error);  // noise not expected
 }
 
 TEST(Networks, ConditionalText2ImgDiscriminatorProjection) {

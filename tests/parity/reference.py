@@ -12,7 +12,8 @@ usage: reference.py INPUT.safetensors OUTPUT.safetensors
 
 INPUT holds "<net>.<fergan name>" initial states for net in img2text_generator, img2text_discriminator,
 text2img_generator, text2img_discriminator; "batch.<k>.images" [B,3,64,64]; "batch.<k>.embeddings" [B,512];
-metadata "steps", "lr", "beta1", "beta2". The networks run in the batches' dtype. OUTPUT holds "<net>.<fergan name>" final states and
+metadata "steps", "lr", "beta1", "beta2", "dtype" (float32 | float64: the precision to train in; the file's
+floating-point tensors are widened to it and the final states are written back in the file's precision). OUTPUT holds "<net>.<fergan name>" final states and
 "img2text.losses", "text2img.losses" [steps, 2] (d_loss, g_loss) in float64.
 """
 import json
@@ -30,16 +31,16 @@ NAMES = {v: k for k, v in DTYPES.items()}
 def load_safetensors(path):
     """The safetensors format by hand: 8-byte LE header length, JSON header, raw little-endian data."""
     with open(path, "rb") as f:
-        blob = f.read()
+        blob = bytearray(f.read())  # writable, so frombuffer views it without a copy
     (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n])
+    header = json.loads(bytes(blob[8 : 8 + n]))
     meta = header.pop("__metadata__", {})
-    data = blob[8 + n :]
     out = {}
     for name, info in header.items():
         begin, end = info["data_offsets"]
-        raw = bytearray(data[begin:end])
-        out[name] = torch.frombuffer(raw, dtype=DTYPES[info["dtype"]]).reshape(info["shape"]).clone()
+        dtype = DTYPES[info["dtype"]]
+        count = (end - begin) // torch.empty((), dtype=dtype).element_size()
+        out[name] = torch.frombuffer(blob, dtype=dtype, count=count, offset=8 + n + begin).reshape(info["shape"])
     return out, meta
 
 
@@ -162,8 +163,11 @@ def main():
         "text2img_generator": text2img_generator(),
         "text2img_discriminator": PatchDiscriminator(),
     }
+    precision = {"float32": torch.float32, "float64": torch.float64}[meta.get("dtype", "float32")]
+    file_dtype = batches[0][0].dtype
+    batches = [(images.to(precision), emb.to(precision)) for images, emb in batches]
     for net, module in nets.items():
-        module.to(batches[0][0].dtype)  # the C++ side picks the precision (float64 for a well-conditioned test)
+        module.to(precision)  # the C++ side picks it (float64 for a well-conditioned test)
         load_into(module, net, tensors)
         module.train()
     out = {}
@@ -175,7 +179,8 @@ def main():
                                         lambda images, emb: (emb, images))
     for net, module in nets.items():
         names = [k[len(net) + 1:] for k in tensors if k.startswith(net + ".")]
-        out.update(export_from(module, net, names))
+        state = export_from(module, net, names)
+        out.update({k: v.to(file_dtype) if v.is_floating_point() else v for k, v in state.items()})
     save_safetensors(sys.argv[2], out)
 
 
