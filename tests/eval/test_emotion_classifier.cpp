@@ -43,9 +43,9 @@ TEST(EmotionClassifier, CasOfImagesIgnoringTheEmotionIsNearChance) {
   auto test = testing::synthetic_faces(20, 7, 32, 32, 0.45);
   // A generator that ignores the caption: one emotion's pattern whatever label it was asked for.
   auto wrong = testing::synthetic_faces(40, 7, 32, 33, 0.45);
-  auto all_class_3 = testing::synthetic_faces(280, 1, 32, 34, 0.45);
+  auto one_pattern = testing::synthetic_faces(280, 1, 32, 34, 0.45);
   auto cas = classification_accuracy_scores(train.images, train.labels, test.images, test.labels,
-                                            all_class_3.images, wrong.labels, fast_options());
+                                            one_pattern.images, wrong.labels, fast_options());
   EXPECT_GT(cas.real_accuracy, 0.45);
   EXPECT_LT(cas.train_real_test_gen, 0.3);
   EXPECT_LT(cas.train_gen_test_real, 0.3);
