@@ -3,13 +3,16 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
 namespace fergan::data::h5 {
 
 void quiet() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+  // The thread-safe HDF5 build keeps the error-printing setting per thread (the loader reads on its own).
+  thread_local bool done = false;
+  if (!done) {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    done = true;
+  }
 }
 
 std::string last_error() {
