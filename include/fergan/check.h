@@ -17,7 +17,9 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
-[[noreturn]] inline void fail(const std::string& message) { throw Error(message); }
+[[noreturn]] inline void fail(const std::string& message) {
+  throw Error(message);
+}
 
 namespace detail {
 inline void append(std::ostringstream&) {}
@@ -38,7 +40,7 @@ std::string str(const Args&... args) {
 
 }  // namespace fergan
 
-#define FG_CHECK(cond, ...)                      \
-  do {                                           \
+#define FG_CHECK(cond, ...)                                  \
+  do {                                                       \
     if (!(cond)) ::fergan::fail(::fergan::str(__VA_ARGS__)); \
   } while (0)

@@ -14,15 +14,16 @@ namespace fergan {
 
 constexpr int kNumEmotions = 7;
 // FER2013 label order 0..6.
-extern const char* const kEmotionNames[kNumEmotions];       // angry, disgust, fear, happy, sad, surprise, neutral
-extern const char* const kEmotionAdjectives[kNumEmotions];  // angry, disgusted, fearful, happy, sad, surprised, neutral
+extern const char* const kEmotionNames[kNumEmotions];  // angry, disgust, fear, happy, sad, surprise, neutral
+extern const char* const
+    kEmotionAdjectives[kNumEmotions];  // angry, disgusted, fearful, happy, sad, surprised, neutral
 
 struct DataConfig {
-  std::string root = "data/fer2013";          // raw dataset: image folders or fer2013.csv (data_prep input)
+  std::string root = "data/fer2013";           // raw dataset: image folders or fer2013.csv (data_prep input)
   std::string shards = "data/fer2013_shards";  // data_prep output, trainer input
-  std::string split = "train";                // split the trainer reads
-  int64_t max_samples = 0;                    // 0 = whole split; else the first N samples (quick runs)
-  int prefetch_batches = 4;                   // batches prepared ahead by the loader thread
+  std::string split = "train";                 // split the trainer reads
+  int64_t max_samples = 0;                     // 0 = whole split; else the first N samples (quick runs)
+  int prefetch_batches = 4;                    // batches prepared ahead by the loader thread
   bool shuffle = true;
   bool drop_last = false;
 };
@@ -30,7 +31,8 @@ struct DataConfig {
 struct CaptionConfig {
   // "{}" is replaced by the emotion's adjective. One template = the original's one caption per emotion.
   std::vector<std::string> templates = {"a person with a {} expression"};
-  bool resample = false;  // each step draws a random caption of the sample's emotion instead of the stored one
+  bool resample =
+      false;  // each step draws a random caption of the sample's emotion instead of the stored one
 };
 
 struct TrainConfig {
@@ -38,9 +40,9 @@ struct TrainConfig {
   double lr = 2e-4;
   double beta1 = 0.5;
   double beta2 = 0.999;
-  int log_interval = 100;  // batches between progress lines
-  int save_interval = 10;  // epochs between checkpoints (and always at the last epoch)
-  int keep_last = 0;       // checkpoint sets to keep per phase; 0 = all
+  int log_interval = 100;      // batches between progress lines
+  int save_interval = 10;      // epochs between checkpoints (and always at the last epoch)
+  int keep_last = 0;           // checkpoint sets to keep per phase; 0 = all
   std::string phase = "both";  // img2text | text2img | both
 };
 
@@ -81,7 +83,7 @@ struct Config {
   std::string device = "auto";  // auto | cpu | cuda
   int threads = 0;              // LibTorch intra-op threads; 0 = this rank's share of the cores
   uint64_t seed = 42;
-  bool deterministic = false;   // deterministic kernels where available (CUDA)
+  bool deterministic = false;  // deterministic kernels where available (CUDA)
 
   DataConfig data;
   CaptionConfig captions;

@@ -13,7 +13,8 @@ namespace fergan::fs {
 
 // Calls `produce(tmp_path)` to write the content, then fsyncs and renames tmp_path to `path`.
 // On any exception the temporary file is removed and the exception propagates; `path` is untouched.
-void write_atomically(const std::string& path, const std::function<void(const std::string& tmp_path)>& produce);
+void write_atomically(const std::string& path,
+                      const std::function<void(const std::string& tmp_path)>& produce);
 
 // Convenience: atomically writes `bytes` to `path`.
 void write_file_atomically(const std::string& path, const std::string& bytes);

@@ -13,9 +13,10 @@
 
 namespace fergan {
 
-const char* const kEmotionNames[kNumEmotions] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+const char* const kEmotionNames[kNumEmotions] = {"angry", "disgust",  "fear",   "happy",
+                                                 "sad",   "surprise", "neutral"};
 const char* const kEmotionAdjectives[kNumEmotions] = {"angry", "disgusted", "fearful", "happy",
-                                                     "sad",   "surprised", "neutral"};
+                                                      "sad",   "surprised", "neutral"};
 
 namespace {
 
@@ -86,20 +87,24 @@ std::string join_keys(const std::vector<Key>& keys) {
 
 std::string kind_name(Kind kind) {
   switch (kind) {
-    case Kind::Int: return "an integer";
-    case Kind::UInt: return "a non-negative integer";
-    case Kind::Float: return "a number";
-    case Kind::Bool: return "true or false";
-    case Kind::String: return "a string";
-    case Kind::StringList: return "a list of strings";
+    case Kind::Int:
+      return "an integer";
+    case Kind::UInt:
+      return "a non-negative integer";
+    case Kind::Float:
+      return "a number";
+    case Kind::Bool:
+      return "true or false";
+    case Kind::String:
+      return "a string";
+    case Kind::StringList:
+      return "a list of strings";
   }
   return "?";
 }
 
 void set_value(const Key& key, const YAML::Node& node, const std::string& origin) {
-  auto bad = [&](const std::string& why) {
-    fail(str(origin, ": key '", key.name, "': ", why));
-  };
+  auto bad = [&](const std::string& why) { fail(str(origin, ": key '", key.name, "': ", why)); };
   if (key.kind == Kind::StringList) {
     if (!node.IsSequence()) bad("expected " + kind_name(key.kind));
     std::vector<std::string> values;
@@ -141,7 +146,9 @@ void set_value(const Key& key, const YAML::Node& node, const std::string& origin
         *static_cast<double*>(key.field) = v;
         break;
       }
-      case Kind::Bool: *static_cast<bool*>(key.field) = node.as<bool>(); break;
+      case Kind::Bool:
+        *static_cast<bool*>(key.field) = node.as<bool>();
+        break;
       case Kind::String: {
         if (!key.choices.empty() &&
             std::find(key.choices.begin(), key.choices.end(), text) == key.choices.end()) {
@@ -152,7 +159,8 @@ void set_value(const Key& key, const YAML::Node& node, const std::string& origin
         *static_cast<std::string*>(key.field) = text;
         break;
       }
-      case Kind::StringList: break;
+      case Kind::StringList:
+        break;
     }
   } catch (const YAML::BadConversion&) {
     bad("expected " + kind_name(key.kind) + ", got '" + text + "'");
@@ -176,7 +184,8 @@ bool is_section(const std::vector<Key>& keys, const std::string& prefix) {
 void apply_node(std::vector<Key>& keys, const YAML::Node& node, const std::string& prefix,
                 const std::string& origin) {
   for (const auto& item : node) {
-    const std::string name = prefix.empty() ? item.first.as<std::string>() : prefix + "." + item.first.as<std::string>();
+    const std::string name =
+        prefix.empty() ? item.first.as<std::string>() : prefix + "." + item.first.as<std::string>();
     const YAML::Node& value = item.second;
     if (const Key* key = find_key(keys, name)) {
       set_value(*key, value, origin);
@@ -219,10 +228,16 @@ void validate(const Config& c, const std::string& origin) {
   if (s != 64 && s != 128 && s != 256) bad("text2img.image_size", str("must be 64, 128 or 256, got ", s));
   if (c.captions.templates.empty()) bad("captions.templates", "needs at least one template");
   for (const auto& t : c.captions.templates) {
-    if (t.find("{}") == std::string::npos) bad("captions.templates", "template '" + t + "' has no {} placeholder");
+    if (t.find("{}") == std::string::npos)
+      bad("captions.templates", "template '" + t + "' has no {} placeholder");
   }
   if (c.train.beta1 >= 1.0 || c.train.beta2 >= 1.0) bad("train.beta1/beta2", "must be < 1");
   if (c.data.split.empty()) bad("data.split", "must not be empty");
+  if (c.dist.sync_batchnorm) {
+    bad("dist.sync_batchnorm",
+        "synchronized BatchNorm is not implemented yet; BatchNorm uses per-rank statistics "
+        "(as DistributedDataParallel does by default)");
+  }
 }
 
 Config resolve(const YAML::Node& root, const std::string& origin, const std::vector<std::string>& overrides) {
@@ -289,10 +304,18 @@ std::string Config::to_yaml() const {
           out << *static_cast<int*>(k.field);
         }
         break;
-      case Kind::UInt: out << *static_cast<uint64_t*>(k.field); break;
-      case Kind::Float: out << *static_cast<double*>(k.field); break;
-      case Kind::Bool: out << *static_cast<bool*>(k.field); break;
-      case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(k.field); break;
+      case Kind::UInt:
+        out << *static_cast<uint64_t*>(k.field);
+        break;
+      case Kind::Float:
+        out << *static_cast<double*>(k.field);
+        break;
+      case Kind::Bool:
+        out << *static_cast<bool*>(k.field);
+        break;
+      case Kind::String:
+        out << YAML::DoubleQuoted << *static_cast<std::string*>(k.field);
+        break;
       case Kind::StringList: {
         out << YAML::Flow << YAML::BeginSeq;
         for (const auto& s : *static_cast<std::vector<std::string>*>(k.field)) out << YAML::DoubleQuoted << s;

@@ -68,7 +68,8 @@ void ensure_writable_dir(const std::string& dir) {
   std::error_code ec;
   stdfs::create_directories(dir, ec);
   if (ec) fail(str("directory '", dir, "' cannot be created: ", ec.message()));
-  const std::string probe = (stdfs::path(dir) / (".fergan_write_probe_" + std::to_string(::getpid()))).string();
+  const std::string probe =
+      (stdfs::path(dir) / (".fergan_write_probe_" + std::to_string(::getpid()))).string();
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail(str("directory '", dir, "' is not writable: ", std::strerror(errno)));
   ::close(fd);

@@ -63,6 +63,8 @@ int run_main(const std::function<int()>& body) {
   return 1;
 }
 
-bool stdout_is_tty() { return isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_tty() {
+  return isatty(STDOUT_FILENO) == 1;
+}
 
 }  // namespace fergan::logging

@@ -1,9 +1,9 @@
 // Checkpoints: one file per network, named as the original train.py named them.
 //
-// `{img2text,text2img}_{generator,discriminator}_epoch_{E}.pth` each hold the module's parameters and buffers,
-// its optimizer state, and a CheckpointMeta (epoch, step, and what exact resume needs: the position in the
-// epoch, world size, seed, RNG state, the resolved config). Rank 0 writes them atomically (temp file, fsync,
-// rename); a checkpoint "set" (both networks of a phase at one point) is complete once its index entry
+// `{img2text,text2img}_{generator,discriminator}_epoch_{E}.pth` each hold the module's parameters and
+// buffers, its optimizer state, and a CheckpointMeta (epoch, step, and what exact resume needs: the position
+// in the epoch, world size, seed, RNG state, the resolved config). Rank 0 writes them atomically (temp file,
+// fsync, rename); a checkpoint "set" (both networks of a phase at one point) is complete once its index entry
 // `{phase}_checkpoints.json` lists it, and that index is written last.
 #pragma once
 
@@ -18,13 +18,14 @@
 namespace fergan::train {
 
 struct CheckpointMeta {
-  std::string phase;           // "img2text" | "text2img"
-  int64_t epoch = 0;           // epochs completed (1-based count, as in the file name)
-  int64_t step = 0;            // optimizer steps completed in this phase
-  int64_t batch_in_epoch = 0;  // batches of epoch `epoch + 1` already done (non-zero only for a mid-epoch save)
+  std::string phase;  // "img2text" | "text2img"
+  int64_t epoch = 0;  // epochs completed (1-based count, as in the file name)
+  int64_t step = 0;   // optimizer steps completed in this phase
+  int64_t batch_in_epoch =
+      0;  // batches of epoch `epoch + 1` already done (non-zero only for a mid-epoch save)
   int64_t world = 1;
   uint64_t seed = 0;
-  std::string config_yaml;     // the resolved config of the run that wrote it
+  std::string config_yaml;  // the resolved config of the run that wrote it
 };
 
 struct CheckpointSet {
@@ -42,7 +43,8 @@ void save_network(const std::string& path, torch::nn::Module& module, torch::opt
                   const CheckpointMeta& meta, const std::map<std::string, torch::Tensor>& extra = {});
 
 // Loads into `module` (and `optimizer` when given). Shape or name mismatches -> one error listing them all.
-CheckpointMeta load_network(const std::string& path, torch::nn::Module& module, torch::optim::Optimizer* optimizer,
+CheckpointMeta load_network(const std::string& path, torch::nn::Module& module,
+                            torch::optim::Optimizer* optimizer,
                             std::map<std::string, torch::Tensor>* extra = nullptr);
 
 // Reads only the meta of a checkpoint file (e.g. to rebuild the model from its config).
@@ -56,5 +58,9 @@ std::vector<CheckpointSet> list_sets(const std::string& dir, const std::string& 
 
 // The newest complete set of a phase, if any.
 std::optional<CheckpointSet> latest_set(const std::string& dir, const std::string& phase);
+
+// Compares the model tensors of two checkpoint files: the largest absolute difference over all tensors
+// (0 = bitwise equal values). Different tensor names or shapes are an error listing them.
+double max_abs_difference(const std::string& path_a, const std::string& path_b);
 
 }  // namespace fergan::train

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# fergan_dist under a real `mpirun -np 2`: equivalence with one process at twice the batch, only rank 0
+# writes, checkpoints move between world sizes, and every fault ends every rank promptly.
+source "$(dirname "$0")/lib_train.sh"
+make_shards 8   # 56 images; --set data.max_samples=32 below keeps a multiple of the global batch
+
+base_args() { tiny_args "$1"; echo --set data.max_samples=32 --set img2text.epochs=2 --set train.save_interval=1; }
+
+# 1. Equivalence: 2 ranks x batch 4 == 1 process x batch 8 (same global sample order; Image->Text has no BatchNorm).
+for cfg in default original; do
+  # shellcheck disable=SC2046
+  "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(base_args "$TMP/one_$cfg") --set train.batch_size=8 \
+    --phase img2text >"$TMP/one_$cfg.log" 2>&1 || { cat "$TMP/one_$cfg.log"; fail "single process ($cfg)"; }
+  # shellcheck disable=SC2046
+  "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(base_args "$TMP/two_$cfg") \
+    --set train.batch_size=4 --phase img2text >"$TMP/two_$cfg.log" 2>&1 || { cat "$TMP/two_$cfg.log"; fail "np 2 ($cfg)"; }
+  for n in generator discriminator; do
+    "$BIN/fergan_dist" --compare-checkpoints "$TMP/one_$cfg/ckpt/img2text_${n}_epoch_2.pth" \
+      "$TMP/two_$cfg/ckpt/img2text_${n}_epoch_2.pth" --tolerance 1e-5 >"$TMP/cmp.txt" ||
+      { cat "$TMP/cmp.txt"; fail "$cfg $n: np2 weights differ from np1"; }
+    echo "  $cfg $n: $(cat "$TMP/cmp.txt")"
+  done
+  python3 - "$TMP/one_$cfg/metrics.jsonl" "$TMP/two_$cfg/metrics.jsonl" <<'PY' || fail "$cfg: losses differ"
+import json, sys
+def epochs(p):
+    return [r for r in map(json.loads, open(p)) if r["event"] == "epoch"]
+a, b = epochs(sys.argv[1]), epochs(sys.argv[2])
+assert len(a) == len(b) == 2
+for x, y in zip(a, b):
+    for k in ("d_loss", "g_loss", "d_real", "d_fake"):
+        rel = abs(x[k] - y[k]) / max(abs(x[k]), 1e-12)
+        assert rel < 1e-5, (k, x[k], y[k], rel)
+PY
+  pass "$cfg: np2 x 4 == np1 x 8 (weights and losses)"
+done
+
+# 2. Only rank 0 writes: the output tree of the np2 run has exactly the files of the np1 run.
+(cd "$TMP/one_default" && find . -type f ! -name '*.log' | sort) >"$TMP/files1"
+(cd "$TMP/two_default" && find . -type f ! -name '*.log' | sort) >"$TMP/files2"
+diff "$TMP/files1" "$TMP/files2" || fail "np2 wrote other files than np1"
+if grep -q '^\[rank 1\]' "$TMP/two_default.log"; then fail "rank 1 printed to the console"; fi
+[ "$(grep -c 'Epoch 1/2 done' "$TMP/two_default.log")" = 1 ] || fail "epoch line printed more than once"
+pass "only rank 0 writes and prints"
+
+# 3. Checkpoints cross world sizes: np1 resumes an np2 checkpoint and vice versa (with a warning).
+# shellcheck disable=SC2046
+"$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(base_args "$TMP/cross1") --set img2text.epochs=3 \
+  --set train.batch_size=8 --phase img2text --resume "$TMP/two_default/ckpt/img2text_generator_epoch_2.pth" \
+  >"$TMP/cross1.log" 2>&1 || { cat "$TMP/cross1.log"; fail "np1 resuming an np2 checkpoint"; }
+grep -q 'data order differs' "$TMP/cross1.log" || fail "no warning on world-size change"
+# shellcheck disable=SC2046
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(base_args "$TMP/cross2") --set img2text.epochs=3 \
+  --set train.batch_size=4 --phase img2text --resume "$TMP/one_default/ckpt/img2text_generator_epoch_2.pth" \
+  >"$TMP/cross2.log" 2>&1 || { cat "$TMP/cross2.log"; fail "np2 resuming an np1 checkpoint"; }
+[ -s "$TMP/cross2/ckpt/img2text_generator_epoch_3.pth" ] || fail "np2 resume wrote no epoch 3"
+pass "checkpoints load across world sizes"
+
+# 4. Faults. Each must end every rank, non-zero, within 30 s.
+timed() {  # timed LOG -- cmd... ; sets RC and SECS
+  local log=$1
+  shift 2
+  local t0=$SECONDS
+  set +e
+  timeout 120 "$@" >"$log" 2>&1
+  RC=$?
+  set -e
+  SECS=$((SECONDS - t0))
+}
+slow_args="$(base_args "$TMP/fault") --set img2text.epochs=50 --set train.batch_size=4"
+# 4a. An exception on rank 1 only.
+# shellcheck disable=SC2086
+timed "$TMP/f1.log" -- env FERGAN_FAULT_THROW_AT_STEP=3 FERGAN_FAULT_RANK=1 "${MPIRUN[@]}" \
+  "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $slow_args --phase img2text
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/f1.log"; fail "exception on rank 1: rc $RC"; }
+[ $SECS -le 30 ] || fail "exception on rank 1: took ${SECS}s"
+grep -q 'injected fault at step 3' "$TMP/f1.log" || { cat "$TMP/f1.log"; fail "rank 1's message not shown"; }
+grep -q 'rank 1' "$TMP/f1.log" || fail "failing rank not named"
+pass "exception on one rank ends all (${SECS}s)"
+
+# 4b. SIGKILL of one rank mid-epoch.
+rm -rf "$TMP/fault"
+set +e
+# shellcheck disable=SC2086
+FERGAN_FAULT_SLEEP_MS=200 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $slow_args \
+  --phase img2text >"$TMP/f2.log" 2>&1 &
+mpirun_pid=$!
+set -e
+for _ in $(seq 150); do grep -q 'Batch 2/' "$TMP/f2.log" && break; sleep 0.2; done
+victim=$(pgrep -f "^$BIN/fergan_dist --config $SRC/config/default.yaml" | tail -1)
+[ -n "$victim" ] || fail "no rank to kill"
+t0=$SECONDS
+kill -9 "$victim"
+set +e
+timeout 60 tail --pid=$mpirun_pid -f /dev/null
+wait $mpirun_pid
+RC=$?
+set -e
+SECS=$((SECONDS - t0))
+[ $RC -ne 0 ] || fail "SIGKILL of a rank: mpirun exit 0"
+[ $SECS -le 30 ] || fail "SIGKILL of a rank: took ${SECS}s"
+pgrep -f "^$BIN/fergan_dist --config" >/dev/null && fail "ranks left running after SIGKILL"
+pass "SIGKILL of one rank ends all (${SECS}s, rc $RC)"
+
+# 4c. A corrupt shard: truncate one shard; whichever rank reads it fails, and all exit with its message.
+cp -r "$TMP/shards" "$TMP/shards_bad"
+shard=$(find "$TMP/shards_bad" -name '*.h5' | sort | sed -n 2p)
+truncate -s 3000 "$shard"
+# shellcheck disable=SC2086
+timed "$TMP/f3.log" -- "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $slow_args \
+  --set data.shards="$TMP/shards_bad" --phase img2text
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/f3.log"; fail "corrupt shard: rc $RC"; }
+[ $SECS -le 30 ] || fail "corrupt shard: took ${SECS}s"
+grep -q "$(basename "$shard")" "$TMP/f3.log" || { cat "$TMP/f3.log"; fail "corrupt shard not named"; }
+pass "corrupt shard ends all with its name (${SECS}s)"
+
+# 4d. SIGTERM to one rank: all checkpoint (rank 0 writes), exit 3; the resumed run equals an uninterrupted one.
+args="$(base_args "$TMP/term") --set train.batch_size=4 --set img2text.epochs=3"
+# shellcheck disable=SC2086
+timed "$TMP/t1.log" -- env FERGAN_FAULT_STOP_AT_STEP=5 FERGAN_FAULT_RANK=1 "${MPIRUN[@]}" "$BIN/fergan_dist" \
+  --config "$SRC/config/default.yaml" $args --phase img2text
+[ $RC = 3 ] || { cat "$TMP/t1.log"; fail "stop on rank 1: expected exit 3, got $RC"; }
+ls "$TMP/term/ckpt" | grep -q 'img2text_generator_epoch_1_step_6.pth' || { ls "$TMP/term/ckpt"; fail "stop checkpoint"; }
+# shellcheck disable=SC2086
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $args --phase img2text --resume auto \
+  >"$TMP/t2.log" 2>&1 || { cat "$TMP/t2.log"; fail "resume after stop"; }
+args_u="$(base_args "$TMP/uninterrupted") --set train.batch_size=4 --set img2text.epochs=3"
+# shellcheck disable=SC2086
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $args_u --phase img2text >"$TMP/u.log" 2>&1 ||
+  fail "uninterrupted np2"
+for n in generator discriminator; do
+  "$BIN/fergan_dist" --compare-checkpoints "$TMP/term/ckpt/img2text_${n}_epoch_3.pth" \
+    "$TMP/uninterrupted/ckpt/img2text_${n}_epoch_3.pth" >"$TMP/cmp.txt" ||
+    { cat "$TMP/cmp.txt"; fail "$n: resumed np2 run differs from uninterrupted"; }
+done
+pass "stop signal on one rank -> checkpoint, exit 3, exact resume"
+
+# 4e. A real SIGTERM delivered to every rank (what mpirun and SLURM do) also checkpoints and exits 3.
+rm -rf "$TMP/sig"
+set +e
+# shellcheck disable=SC2086
+FERGAN_FAULT_SLEEP_MS=200 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" \
+  $(base_args "$TMP/sig") --set img2text.epochs=50 --set train.batch_size=4 --phase img2text >"$TMP/s.log" 2>&1 &
+mpirun_pid=$!
+set -e
+for _ in $(seq 150); do grep -q 'Batch 2/' "$TMP/s.log" && break; sleep 0.2; done
+pkill -TERM -f "^$BIN/fergan_dist --config" || true
+set +e
+wait $mpirun_pid
+RC=$?
+set -e
+[ $RC = 3 ] || { cat "$TMP/s.log"; fail "SIGTERM: expected exit 3, got $RC"; }
+ls "$TMP/sig/ckpt" | grep -q '_step_' || fail "SIGTERM: no checkpoint"
+pass "SIGTERM to all ranks -> checkpoint and exit 3"
