@@ -15,6 +15,7 @@
 #include "fergan/check.h"
 #include "fergan/config.h"
 #include "fergan/dist/context.h"
+#include "fergan/dist/stop.h"
 #include "fergan/logging.h"
 #include "fergan/train/checkpoint.h"
 #include "fergan/train/trainer.h"
@@ -86,6 +87,8 @@ Args parse_args(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   fergan::dist::Context ctx(&argc, &argv);
+  // Early, so that a preemption signal arriving during start-up still ends in a checkpoint, not a kill.
+  fergan::dist::install_stop_signals();
   fergan::logging::init(ctx.world() > 1 ? ctx.rank() : -1);
   int code = 1;
   try {

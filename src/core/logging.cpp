@@ -45,7 +45,7 @@ void init(int rank, bool verbose) {
   auto sink = std::make_shared<SplitSink>(prefix);
   auto logger = std::make_shared<spdlog::logger>("fergan", sink);
   if (rank > 0) {
-    logger->set_level(spdlog::level::warn);  // non-zero ranks stay quiet unless something is wrong
+    logger->set_level(spdlog::level::err);  // non-zero ranks print only errors
   } else {
     logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
   }

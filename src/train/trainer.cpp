@@ -526,13 +526,7 @@ int run_training(const Config& config, const TrainOptions& options, dist::Contex
 
   data::ShardDataset dataset(config.data.shards, config.data.split, /*verify_sha256=*/false,
                              config.data.max_samples);
-  if (dataset.random_embeddings() && ctx.is_root()) {
-    spdlog::warn(
-        "the shards in '{}' hold SEEDED RANDOM caption embeddings, not CLIP embeddings: training runs, but "
-        "the "
-        "text side carries no meaning. Re-run data_prep with --clip-weights or --embeddings for real use.",
-        config.data.shards);
-  }
+  // (The reader itself warns loudly when the shards hold seeded random embeddings.)
 
   std::vector<std::string> phases;
   if (phase_choice == "both" || phase_choice == "img2text") phases.push_back("img2text");
