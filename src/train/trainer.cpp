@@ -214,7 +214,9 @@ class PhaseRunner {
              "' has ", dataset.size(), " samples: too few for one batch of ", config.train.batch_size,
              " per rank on ", ctx.world(), " rank(s) with drop_last");
     if (ctx.world() > 1) {
-      reducer_ = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb);
+      auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb);
+      bucket_reducer_ = bucket.get();
+      reducer_ = std::move(bucket);
     } else {
       reducer_ = std::make_unique<gan::NoGradSync>();
     }
@@ -371,6 +373,12 @@ class PhaseRunner {
     const double images_per_s =
         static_cast<double>(count * config_.train.batch_size * ctx_.world()) / std::max(secs, 1e-9);
     const double run_secs = std::chrono::duration<double>(Clock::now() - phase_start).count();
+    // Time rank 0 sat blocked on gradient all-reduces that backward did not hide.
+    double comm_wait = 0;
+    if (bucket_reducer_) {
+      comm_wait = bucket_reducer_->wait_seconds_total() - comm_wait_logged_;
+      comm_wait_logged_ = bucket_reducer_->wait_seconds_total();
+    }
     const int64_t total_steps = (phase_.epochs - start_epoch) * batches - start_batch;
     const double eta =
         run_secs / static_cast<double>(steps_this_run) * static_cast<double>(total_steps - steps_this_run);
@@ -389,7 +397,10 @@ class PhaseRunner {
                      {"images_per_s", images_per_s},
                      {"lr_g", config_.train.lr},
                      {"lr_d", config_.train.lr},
-                     {"world", ctx_.world()}});
+                     {"world", ctx_.world()},
+                     {"threads", torch::get_num_threads()},
+                     {"comm_wait_s", comm_wait},
+                     {"comm_wait_share", comm_wait / std::max(secs, 1e-9)}});
   }
 
   // Every rank calls save(); rank 0 writes, the others wait so nobody exits before the files exist.
@@ -470,6 +481,8 @@ class PhaseRunner {
   SampleDraws draws_{};
   std::unique_ptr<data::DistributedSampler> sampler_;
   std::unique_ptr<gan::GradSync> reducer_;
+  dist::BucketReducer* bucket_reducer_ = nullptr;  // reducer_ when distributed, for its wait statistics
+  double comm_wait_logged_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
   torch::Tensor resumed_epoch_sums_;
   bool stop_after_epoch_ = false;

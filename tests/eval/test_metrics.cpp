@@ -99,7 +99,8 @@ TEST(Diversity, ConstantGeneratorIsFlaggedRealImagesAreNot) {
   EXPECT_NEAR(healthy.mean_ratio, 1.0, 0.15);
   // Samples that depend on the emotion: images of different classes are further apart than within one class.
   EXPECT_GT(healthy.between_over_within, 1.0);
-  EXPECT_NEAR(collapsed.between_over_within, 1.0, 1e-9);  // constant output ignores the emotion
+  // Constant output ignores the emotion: ratio 1 (up to float rounding of near-zero distances).
+  EXPECT_NEAR(collapsed.between_over_within, 1.0, 1e-3);
 }
 
 TEST(Frechet, SetWithItselfIsZero) {

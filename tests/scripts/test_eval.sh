@@ -75,7 +75,8 @@ grep -q "MODE COLLAPSE" "$tmp/eval/metrics.txt" || fail "metrics.txt table"
 grep -q "Image -> Text" "$tmp/eval.log" || fail "table not printed"
 r="$tmp/eval/report.html"
 [ "$(grep -o "<svg" "$r" | wc -l)" -ge 4 ] || fail "loss charts missing"
-[ "$(grep -o "data:image/png;base64" "$r" | wc -l)" -ge 6 ] || fail "inline grids missing"
+# At least the two per-checkpoint sample grids and the round trip are inlined.
+[ "$(grep -o "data:image/png;base64" "$r" | wc -l)" -ge 3 ] || fail "inline grids missing"
 
 # 6. Bad input: clear message, non-zero exit, no output directory created.
 if "$BIN/fergan_eval" --checkpoint "$tmp/nope.pth" --out "$tmp/bad" 2> "$tmp/err"; then fail "missing checkpoint"; fi

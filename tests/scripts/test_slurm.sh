@@ -329,9 +329,14 @@ for phase_epoch in img2text:1 text2img:3; do
     [[ -s $tmp/runs/long/checkpoints/${phase}_${net}_epoch_${epoch}.pth ]] ||
       fail "final checkpoint ${phase}_${net}_epoch_${epoch}.pth missing"
   done
-  # The .pth archives are not byte-reproducible, so the weights are compared through the generator's
-  # .safetensors export (tensors + the resolved config), which must be byte-identical.
-  # TODO: compare discriminator and optimizer tensors too once fergan_dist offers --compare-checkpoints A B.
+  # The .pth archives are not byte-reproducible (zip container), so the weights of both networks are compared
+  # tensor by tensor with fergan_dist --compare-checkpoints (exact), and the generator's .safetensors export
+  # (tensors + the resolved config) must be byte-identical.
+  for net in generator discriminator; do
+    "$BIN/fergan_dist" --compare-checkpoints "$tmp/runs/reference/checkpoints/${phase}_${net}_epoch_${epoch}.pth" \
+      "$tmp/runs/long/checkpoints/${phase}_${net}_epoch_${epoch}.pth" ||
+      fail "${phase} ${net} weights of the preempted run differ from the uninterrupted run"
+  done
   a=$tmp/runs/reference/checkpoints/${phase}_generator_epoch_${epoch}.safetensors
   b=$tmp/runs/long/checkpoints/${phase}_generator_epoch_${epoch}.safetensors
   [[ -s $a && -s $b ]] || fail "final export ${phase}_generator_epoch_${epoch}.safetensors missing"
