@@ -2,6 +2,8 @@
 // emotion_classifier.h).
 #include "fergan/eval/emotion_classifier.h"
 
+#include <functional>
+
 #include "fergan/check.h"
 
 namespace fergan::eval {
@@ -76,30 +78,38 @@ EmotionClassifier train_classifier(const torch::Tensor& images, const torch::Ten
   return model;
 }
 
-torch::Tensor classifier_predict(EmotionClassifier& model, const torch::Tensor& images,
-                                 const ClassifierOptions& options) {
+namespace {
+
+// Runs `head` over the classifier inputs of `images` in batches of options.batch_size, results on the CPU.
+torch::Tensor map_batches(EmotionClassifier& model, const torch::Tensor& images,
+                          const ClassifierOptions& options,
+                          const std::function<torch::Tensor(const torch::Tensor&)>& head,
+                          const torch::Tensor& if_empty) {
   torch::NoGradGuard no_grad;
   model->eval();
   auto inputs = classifier_input(images.to(torch::kCPU), options.image_size);
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
     auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size)).to(options.device);
-    out.push_back(model->forward(x).argmax(1).to(torch::kCPU));
+    out.push_back(head(x).to(torch::kCPU));
   }
-  return out.empty() ? torch::empty({0}, torch::kLong) : torch::cat(out);
+  return out.empty() && if_empty.defined() ? if_empty : torch::cat(out);
+}
+
+}  // namespace
+
+torch::Tensor classifier_predict(EmotionClassifier& model, const torch::Tensor& images,
+                                 const ClassifierOptions& options) {
+  return map_batches(
+      model, images, options, [&](const torch::Tensor& x) { return model->forward(x).argmax(1); },
+      torch::empty({0}, torch::kLong));
 }
 
 torch::Tensor classifier_features(EmotionClassifier& model, const torch::Tensor& images,
                                   const ClassifierOptions& options) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  auto inputs = classifier_input(images.to(torch::kCPU), options.image_size);
-  std::vector<torch::Tensor> out;
-  for (int64_t start = 0; start < inputs.size(0); start += options.batch_size) {
-    auto x = inputs.slice(0, start, std::min(inputs.size(0), start + options.batch_size)).to(options.device);
-    out.push_back(model->features->forward(x).flatten(1).to(torch::kCPU));
-  }
-  return torch::cat(out);
+  return map_batches(
+      model, images, options, [&](const torch::Tensor& x) { return model->features->forward(x).flatten(1); },
+      torch::Tensor());
 }
 
 double classifier_accuracy(EmotionClassifier& model, const torch::Tensor& images, const torch::Tensor& labels,
