@@ -9,7 +9,8 @@
 #                                          $OUT when set, else BUILD_DIR/out)
 # Needs python3 with a CUDA PyTorch (its LibTorch and NCCL are used), nvcc, cmake; fergan's other dependencies
 # come from .device/debs when the machine lacks them. With one GPU the NCCL tests run as one rank (NCCL refuses
-# two ranks on one GPU); with N GPUs as N ranks. FERGAN_GPU_TRAIN_S bounds the real-data training (default 150 s).
+# two ranks on one GPU); with N GPUs as N ranks. FERGAN_GPU_TRAIN_S bounds the real-data training (default 150 s),
+# FERGAN_GPU_DEADLINE_S the whole script (default 540 s: the real-data stages shrink to fit).
 # Rehearsal without a GPU (checks this script before spending device time): FERGAN_GPU_CHECK_BIN=<built bin dir>
 # FERGAN_GPU_DEVICE=cpu FERGAN_GPU_QUICK=1 launch/gpu_check.sh  (skips sections 1-4, tiny sizes).
 set -uo pipefail
@@ -170,6 +171,10 @@ if [ -f "$src/.device/fer_subset.tar.gz" ]; then
   "$bin/data_prep" --input "$fer" --out "$fer/shards" --random-embeddings --quiet >>"$log" 2>&1 ||
     { say "data_prep on FER FAILED"; failed=1; }
   budget="${FERGAN_GPU_TRAIN_S:-150}"
+  # Stay inside the machine's per-command limit: leave ~100 s for img2text, eval and copying results.
+  left=$(( ${FERGAN_GPU_DEADLINE_S:-540} - (SECONDS - t0) - 100 ))
+  (( budget > left )) && budget=$left
+  (( budget < 20 )) && budget=20
   common=(--config "$src/config/default.yaml" --set run_dir="$run" --set checkpoint_dir="$run/ckpt"
           --set data.shards="$fer/shards" --set text2img.image_size=64 --set train.batch_size=64 --set device="$dev"
           --set train.log_interval=50 --set img2text.epochs="$(size 10 1)" --set text2img.epochs=300
@@ -189,7 +194,9 @@ if [ -f "$src/.device/fer_subset.tar.gz" ]; then
   first_png="$(ls -tr "$run"/ckpt/text2img_generator_*.png 2>/dev/null | head -1)"
   [ -n "$first_png" ] && cp "$first_png" "$out/fer_grid_first.png"
   say "fergan_eval on the test split"
-  if timeout 240 "$bin/fergan_eval" --run-dir "$run" --shards "$fer/shards" --split test --device "$dev" \
+  eval_left=$(( ${FERGAN_GPU_DEADLINE_S:-540} - (SECONDS - t0) ))
+  (( eval_left < 30 )) && eval_left=30
+  if timeout "$eval_left" "$bin/fergan_eval" --run-dir "$run" --shards "$fer/shards" --split test --device "$dev" \
        --out "$run/eval" $( [ "$quick" = 1 ] && echo "--samples-per-emotion 8 --max-samples 200 --classifier-train-samples 300 --classifier-epochs 1") >>"$log" 2>&1; then
     cp "$run/eval/report.html" "$run/eval/metrics.json" "$out/" 2>/dev/null
     [ -f "$run/eval/metrics.txt" ] && cp "$run/eval/metrics.txt" "$out/"
