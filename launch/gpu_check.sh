@@ -180,7 +180,7 @@ if [ -f "$src/.device/fer_subset.tar.gz" ]; then
           --set train.log_interval=50 --set img2text.epochs="$(size 10 1)" --set text2img.epochs=300
           --set train.save_interval="$(size 10 1)" --set data.max_samples="$(size 0 640)")
   say "FER2013 training: img2text $(size 10 1) epochs, then text2img for ${budget} s (SIGTERM -> checkpoint, exit 3)"
-  "$bin/fergan_dist" "${common[@]}" --phase img2text >"$out/fer_train.log" 2>&1
+  timeout --preserve-status -s TERM 90 "$bin/fergan_dist" "${common[@]}" --phase img2text >"$out/fer_train.log" 2>&1
   row "FER img2text $(size 10 1) epochs" "exit $?"
   timeout --preserve-status -s TERM "$budget" "$bin/fergan_dist" "${common[@]}" --phase text2img >>"$out/fer_train.log" 2>&1
   rc=$?
