@@ -93,8 +93,10 @@ cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFERGAN_WITH_CUDA=ON -DC
   -DCMAKE_PREFIX_PATH="$torch_prefix" -DNCCL_ROOT="$nccl_root" -DFERGAN_BUILD_BENCH=OFF >>"$log" 2>&1 ||
   { tail -40 "$log"; exit 1; }
 if ! make -C "$build" -k -j"$jobs" fergan_dist fergan_eval data_prep test_dist test_mpi_nccl >>"$log" 2>&1; then
-  grep -E "error|Error" "$log" | grep -v "^make" | head -60
-  say "build FAILED"; exit 1
+  grep -E "error" "$log" | grep -v "^make" | head -40
+  row "build" "FAILED (see errors above)"; failed=1
+  # Go on with whatever was built: the programs matter most.
+  [ -x "$build/bin/fergan_dist" ] && [ -x "$build/bin/data_prep" ] || { say "build FAILED"; exit 1; }
 fi
 say "build done"
 bin="$build/bin"
@@ -107,8 +109,8 @@ check() {  # name, command...: one table row
   else row "$name" "FAIL ($((SECONDS - start)) s)"; failed=1; fi
 }
 nccl_ranks=$(( gpus >= 2 ? gpus : 1 ))
-check "test_dist (singleton)" timeout 120 "$bin/test_dist"
-check "NCCL tests, $nccl_ranks rank(s)" timeout 180 mpirun -np "$nccl_ranks" "${mpi_flags[@]}" "$bin/test_mpi_nccl"
+[ -x "$bin/test_dist" ] && check "test_dist (singleton)" timeout 120 "$bin/test_dist"
+[ -x "$bin/test_mpi_nccl" ] && check "NCCL tests, $nccl_ranks rank(s)" timeout 180 mpirun -np "$nccl_ranks" "${mpi_flags[@]}" "$bin/test_mpi_nccl"
 fi
 
 # --- 5. CUDA vs CPU training, throughput -------------------------------------------------------------------------
