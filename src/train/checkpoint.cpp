@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <type_traits>
 
 #include "fergan/check.h"
 #include "fergan/fsutil.h"
@@ -86,11 +88,24 @@ json set_to_json(const CheckpointSet& s) {
           {"world", s.meta.world}};
 }
 
+// LibTorch 1.x keys optimizer state by the parameter's TensorImpl address printed as a string; 2.x by the
+// address itself. Same lookup for both.
+template <typename StateMap>
+typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& param) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return param.unsafeGetTensorImpl();
+  }
+}
+
 // Optimizer::load() restores state tensors on the CPU; on a GPU run they must live beside their parameters.
 void move_optimizer_state_to_params(torch::optim::Optimizer& optimizer) {
   for (auto& group : optimizer.param_groups()) {
     for (auto& param : group.params()) {
-      auto it = optimizer.state().find(c10::guts::to_string(param.unsafeGetTensorImpl()));
+      auto it = optimizer.state().find(optimizer_state_key(optimizer.state(), param));
       if (it == optimizer.state().end()) continue;
       if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
         adam->exp_avg(adam->exp_avg().to(param.device()));
