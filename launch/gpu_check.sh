@@ -172,18 +172,18 @@ if [ -f "$src/.device/fer_subset.tar.gz" ]; then
   tar xzf "$src/.device/fer_subset.tar.gz" -C "$fer"
   "$bin/data_prep" --input "$fer" --out "$fer/shards" --random-embeddings --quiet >>"$log" 2>&1 ||
     { say "data_prep on FER FAILED"; failed=1; }
-  budget="${FERGAN_GPU_TRAIN_S:-150}"
-  # Stay inside the machine's per-command limit: leave ~100 s for img2text, eval and copying results.
-  left=$(( ${FERGAN_GPU_DEADLINE_S:-540} - (SECONDS - t0) - 100 ))
-  (( budget > left )) && budget=$left
-  (( budget < 20 )) && budget=20
   common=(--config "$src/config/default.yaml" --set run_dir="$run" --set checkpoint_dir="$run/ckpt"
           --set data.shards="$fer/shards" --set text2img.image_size=64 --set train.batch_size=64 --set device="$dev"
-          --set train.log_interval=50 --set img2text.epochs="$(size 10 1)" --set text2img.epochs=300
-          --set train.save_interval="$(size 10 1)" --set data.max_samples="$(size 0 640)")
-  say "FER2013 training: img2text $(size 10 1) epochs, then text2img for ${budget} s (SIGTERM -> checkpoint, exit 3)"
-  timeout --preserve-status -s TERM 90 "$bin/fergan_dist" "${common[@]}" --phase img2text >"$out/fer_train.log" 2>&1
-  row "FER img2text $(size 10 1) epochs" "exit $?"
+          --set train.log_interval=50 --set img2text.epochs="$(size 3 1)" --set text2img.epochs=300
+          --set train.save_interval="$(size 2 1)" --set data.max_samples="$(size 0 640)")
+  say "FER2013 training: img2text $(size 3 1) epochs, then text2img until the deadline (SIGTERM -> checkpoint, exit 3)"
+  timeout --preserve-status -s TERM 45 "$bin/fergan_dist" "${common[@]}" --phase img2text >"$out/fer_train.log" 2>&1
+  row "FER img2text $(size 3 1) epochs" "exit $?"
+  budget="${FERGAN_GPU_TRAIN_S:-150}"
+  # Stay inside the machine's per-command limit: leave ~90 s for eval and copying results.
+  left=$(( ${FERGAN_GPU_DEADLINE_S:-540} - (SECONDS - t0) - 90 ))
+  (( budget > left )) && budget=$left
+  (( budget < 20 )) && budget=20
   timeout --preserve-status -s TERM "$budget" "$bin/fergan_dist" "${common[@]}" --phase text2img >>"$out/fer_train.log" 2>&1
   rc=$?
   row "FER text2img ${budget} s, stopped by SIGTERM" "exit $rc (3 = checkpointed)"
