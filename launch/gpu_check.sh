@@ -63,7 +63,7 @@ if ! command -v mpicc >/dev/null || ! command -v h5cc >/dev/null || [ ! -d /usr/
 fi
 mpi_flags=(--oversubscribe)
 [[ "$(id -u)" == 0 ]] && mpi_flags+=(--allow-run-as-root)
-export OMPI_MCA_pmix_base_verbose=0 PMIX_MCA_pcompress=^zlib
+export PMIX_MCA_pcompress_base_silence_warning=1  # the image's PMIx lacks zlib: harmless
 
 # --- 2. LibTorch and NCCL from the machine's PyTorch -------------------------------------------------------------
 torch_prefix="${TORCH_PREFIX:-$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')}"
