@@ -22,7 +22,7 @@ struct DataConfig {
   std::string root = "data/fer2013";           // raw dataset: image folders or fer2013.csv (data_prep input)
   std::string shards = "data/fer2013_shards";  // data_prep output, trainer input
   std::string split = "train";                 // split the trainer reads
-  int64_t max_samples = 0;                     // 0 = whole split; else the first N samples (quick runs)
+  int64_t max_samples = 0;                     // 0 = whole split; else N samples evenly spaced over it
   int prefetch_batches = 4;                    // batches prepared ahead by the loader thread
   bool shuffle = true;
   bool drop_last = false;
@@ -68,8 +68,8 @@ struct Text2ImgConfig {
 struct DistConfig {
   std::string backend = "auto";  // auto | mpi | nccl
   double bucket_mb = 25.0;       // gradient bucket size
-  bool sync_batchnorm = false;
-  double timeout_s = 600.0;  // a collective waiting longer than this aborts the job
+  bool sync_batchnorm = false;   // BatchNorm over the global batch of all ranks (else each rank's own)
+  double timeout_s = 600.0;      // a collective waiting longer than this aborts the job
 };
 
 struct ClipConfig {

@@ -233,11 +233,6 @@ void validate(const Config& c, const std::string& origin) {
   }
   if (c.train.beta1 >= 1.0 || c.train.beta2 >= 1.0) bad("train.beta1/beta2", "must be < 1");
   if (c.data.split.empty()) bad("data.split", "must not be empty");
-  if (c.dist.sync_batchnorm) {
-    bad("dist.sync_batchnorm",
-        "synchronized BatchNorm is not implemented yet; BatchNorm uses per-rank statistics "
-        "(as DistributedDataParallel does by default)");
-  }
 }
 
 Config resolve(const YAML::Node& root, const std::string& origin, const std::vector<std::string>& overrides) {

@@ -58,7 +58,7 @@ torch::Tensor Text2ImageGeneratorImpl::forward(const torch::Tensor& embedding, c
              "Text2ImageGenerator: noise given but text2img.noise_dim is 0");
   }
   torch::Tensor base = fc(input).view({embedding.size(0), base_channels, kBaseSize, kBaseSize});
-  return net->forward(base);
+  return forward_with_batch_stats(net, base, batch_stats_all_reduce);
 }
 
 Text2ImageDiscriminatorImpl::Text2ImageDiscriminatorImpl(const Text2ImgOptions& options) : options(options) {
@@ -90,8 +90,9 @@ torch::Tensor Text2ImageDiscriminatorImpl::forward(const torch::Tensor& images,
   const int64_t s = options.image_size;
   FG_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == s && images.size(3) == s,
            "Text2ImageDiscriminator: expected images [B,3,", s, ",", s, "], got ", images.sizes());
-  torch::Tensor h = features->forward(images);  // [B, C, 8, 8]
-  torch::Tensor logits = head(h);               // [B, 1, 5, 5]
+  // [B, C, 8, 8]: features->forward(images), with the BatchNorms over the global batch when synchronized.
+  torch::Tensor h = forward_with_batch_stats(features, images, batch_stats_all_reduce);
+  torch::Tensor logits = head(h);  // [B, 1, 5, 5]
   if (options.conditional) {
     FG_CHECK(embedding.defined() && embedding.dim() == 2 && embedding.size(0) == images.size(0) &&
                  embedding.size(1) == options.latent_dim,

@@ -20,6 +20,7 @@
 #include "fergan/data/image_io.h"
 #include "fergan/data/loader.h"
 #include "fergan/data/rng.h"
+#include "fergan/dist/batch_stats.h"
 #include "fergan/dist/broadcast.h"
 #include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
@@ -84,6 +85,8 @@ struct PhaseModel {
   torch::optim::Adam* opt_d = nullptr;
   std::function<torch::Tensor(const torch::Tensor& emb, const torch::Tensor& noise)>
       generate_images;  // text2img
+  // Makes every BatchNorm of G and D normalise over the global batch (text2img; img2text has no BatchNorm).
+  std::function<void(std::shared_ptr<models::BatchStatsAllReduce>)> attach_batch_stats;
   std::shared_ptr<void> owner;
 };
 
@@ -110,6 +113,10 @@ PhaseModel build_phase_model(const Config& config, const std::string& phase, tor
     m.opt_d = gan->opt_d.get();
     m.generate_images = [g = gan.get()](const torch::Tensor& emb, const torch::Tensor& noise) {
       return g->G->forward(emb, noise);
+    };
+    m.attach_batch_stats = [g = gan.get()](std::shared_ptr<models::BatchStatsAllReduce> all_reduce) {
+      g->G->batch_stats_all_reduce = all_reduce;
+      g->D->batch_stats_all_reduce = all_reduce;
     };
     m.owner = gan;
   }
@@ -220,6 +227,9 @@ class PhaseRunner {
     } else {
       reducer_ = std::make_unique<gan::NoGradSync>();
     }
+    // With one rank the local batch is the global one: the plain BatchNorm path, no all-reduce.
+    if (config.dist.sync_batchnorm && ctx.world() > 1 && model_.attach_batch_stats)
+      model_.attach_batch_stats(std::make_shared<dist::CommunicatorBatchStats>(comm));
     if (ctx.is_root())
       metrics_ = std::make_unique<MetricsLog>((stdfs::path(config.run_dir) / "metrics.jsonl").string());
   }
@@ -249,6 +259,7 @@ class PhaseRunner {
     const int64_t batches = sampler_->batches_per_epoch();
     if (ctx_.is_root())
       spdlog::info("Training {} GAN on {}", phase_.title, device_.is_cuda() ? "cuda" : "cpu");
+    if (ctx_.is_root()) log_batchnorm_mode();
     dist::StopVote vote(comm_);
     const auto phase_start = Clock::now();
     int64_t steps_this_run = 0;
@@ -439,6 +450,24 @@ class PhaseRunner {
       spdlog::info("  Saved checkpoints to {}", dir);
     }
     if (ctx_.world() > 1) comm_.barrier();
+  }
+
+  // Says which batch BatchNorm normalises over, for the networks that have BatchNorm.
+  void log_batchnorm_mode() const {
+    if (!model_.attach_batch_stats) return;
+    const int64_t per_rank = config_.train.batch_size, global = per_rank * ctx_.world();
+    if (ctx_.world() == 1) {
+      if (config_.dist.sync_batchnorm)
+        spdlog::info("  BatchNorm: one rank, so dist.sync_batchnorm has nothing to synchronize");
+    } else if (config_.dist.sync_batchnorm) {
+      spdlog::info("  BatchNorm: synchronized over {} ranks (statistics of the global batch of {})",
+                   ctx_.world(), global);
+    } else {
+      spdlog::info(
+          "  BatchNorm: per-rank statistics (batch {} on each of {} ranks); dist.sync_batchnorm: true "
+          "normalises over the global batch of {}",
+          per_rank, ctx_.world(), global);
+    }
   }
 
   // One row per emotion (its first caption), fixed noise: the same grid positions show the same latent

@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include "fergan/models/options.h"
+#include "fergan/models/sync_batchnorm.h"
 
 namespace fergan::models {
 
@@ -31,6 +32,10 @@ class Text2ImageGeneratorImpl : public torch::nn::Cloneable<Text2ImageGeneratorI
   // embedding: [B, latent_dim]; noise: [B, noise_dim] (undefined when noise_dim == 0).
   // Returns images [B, 3, image_size, image_size] in (-1, 1).
   torch::Tensor forward(const torch::Tensor& embedding, const torch::Tensor& noise = {});
+
+  // Synchronized BatchNorm (dist.sync_batchnorm): the trainer attaches an all-reduce when it runs on several
+  // ranks; null (the default) keeps every BatchNorm2d on this process's batch.
+  std::shared_ptr<BatchStatsAllReduce> batch_stats_all_reduce;
 
   Text2ImgOptions options;
   int64_t base_channels = 0;           // ngf*8, the 8x8 base
@@ -47,6 +52,9 @@ class Text2ImageDiscriminatorImpl : public torch::nn::Cloneable<Text2ImageDiscri
   // images: [B,3,image_size,image_size]; embedding: [B, latent_dim] when conditional (else may be undefined).
   // Returns patch logits [B*25, 1].
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& embedding = {});
+
+  // As in Text2ImageGeneratorImpl.
+  std::shared_ptr<BatchStatsAllReduce> batch_stats_all_reduce;
 
   Text2ImgOptions options;
   torch::nn::Sequential features{nullptr};  // stride-2 blocks down to 8x8
