@@ -26,7 +26,7 @@ const char* kUsage =
     R"(usage: fergan_dist --config FILE [--set key=value ...] [--phase img2text|text2img|both]
                    [--resume auto|CHECKPOINT.pth] [--verbose]
        fergan_dist --print-config [--config FILE] [--set key=value ...]
-       fergan_dist --compare-checkpoints A.pth B.pth [--tolerance T]
+       fergan_dist --compare-checkpoints A.pth B.pth [--tolerance T] [--relative] [--ignore REGEX]
 
   --config FILE     YAML configuration (config/default.yaml; config/original.yaml reproduces train.py)
   --set key=value   override any config key, e.g. --set text2img.image_size=64 --set train.batch_size=16
@@ -34,6 +34,8 @@ const char* kUsage =
   --resume R        auto = newest complete checkpoint set in checkpoint_dir; or a checkpoint file
   --print-config    print the resolved configuration and exit
   --compare-checkpoints A B   print the largest weight difference; exit 0 if <= --tolerance (default 0)
+  --relative        compare per tensor ||a-b|| / ||b|| (L2) instead of the largest absolute difference
+  --ignore REGEX    leave out the tensors whose names match REGEX
 exit codes: 0 done, 1 error, 3 checkpointed on SIGTERM/SIGUSR1 (requeue and run again with --resume auto)
 )";
 
@@ -44,6 +46,8 @@ struct Args {
   bool print_config = false;
   std::vector<std::string> compare;
   double tolerance = 0.0;
+  bool relative = false;
+  std::string ignore;
   bool verbose = false;
 };
 
@@ -69,6 +73,10 @@ Args parse_args(int argc, char** argv) {
       a.compare.push_back(value());
     } else if (arg == "--tolerance") {
       a.tolerance = std::stod(value());
+    } else if (arg == "--relative") {
+      a.relative = true;
+    } else if (arg == "--ignore") {
+      a.ignore = value();
     } else if (arg == "--print-config") {
       a.print_config = true;
     } else if (arg == "--verbose" || arg == "-v") {
@@ -95,8 +103,11 @@ int main(int argc, char** argv) {
     Args args = parse_args(argc, argv);
     fergan::logging::init(ctx.world() > 1 ? ctx.rank() : -1, args.verbose);
     if (!args.compare.empty()) {
-      const double diff = fergan::train::max_abs_difference(args.compare[0], args.compare[1]);
-      std::cout << "max_abs_difference " << diff << "\n";
+      std::string worst_tensor;
+      const double diff = fergan::train::max_abs_difference(args.compare[0], args.compare[1], args.relative,
+                                                            &worst_tensor, args.ignore);
+      std::cout << (args.relative ? "max_rel_difference " : "max_abs_difference ") << diff << " ("
+                << worst_tensor << ")\n";
       ctx.finalize();
       return diff <= args.tolerance ? 0 : 2;
     }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <type_traits>
 
@@ -255,7 +256,9 @@ void commit_set(const std::string& dir, const CheckpointSet& set, int keep_last)
   }
 }
 
-double max_abs_difference(const std::string& path_a, const std::string& path_b) {
+double max_abs_difference(const std::string& path_a, const std::string& path_b, bool relative,
+                          std::string* worst_tensor, const std::string& ignore) {
+  const std::regex ignored(ignore.empty() ? "$^" : ignore);
   torch::serialize::InputArchive a, b;
   open_archive(a, path_a);
   open_archive(b, path_b);
@@ -277,7 +280,17 @@ double max_abs_difference(const std::string& path_a, const std::string& path_b) 
     b.read(key, tb, true);
     FG_CHECK(ta.sizes() == tb.sizes(), key, ": shapes ", shape_str(ta), " vs ", shape_str(tb));
     if (ta.numel() == 0) continue;
-    worst = std::max(worst, (ta.to(torch::kFloat64) - tb.to(torch::kFloat64)).abs().max().item<double>());
+    if (std::regex_search(key.substr(std::string("model/").size()), ignored)) continue;
+    const torch::Tensor b64 = tb.to(torch::kFloat64), delta = ta.to(torch::kFloat64) - b64;
+    double diff = delta.abs().max().item<double>();
+    if (relative) {
+      const double scale = b64.norm().item<double>();
+      diff = scale > 0 ? delta.norm().item<double>() / scale : diff;
+    }
+    if (diff > worst || (worst_tensor && worst_tensor->empty())) {
+      worst = std::max(worst, diff);
+      if (worst_tensor) *worst_tensor = key.substr(std::string("model/").size());
+    }
   }
   return worst;
 }

@@ -34,6 +34,48 @@ PY
   pass "$cfg: np2 x 4 == np1 x 8 (weights and losses)"
 done
 
+# 1b. Text->Image has BatchNorm: with dist.sync_batchnorm, 2 ranks x batch 4 == 1 process x batch 8 again, to
+# 1e-5 relative (per tensor ||a-b||/||b||) on weights and BatchNorm statistics, and on epoch losses; without it
+# the per-rank statistics make the np2 run a different computation, which the same comparison must catch (so
+# it is sync that makes them equal). Left out (t2i_ignore): the biases of the convs right in front of a
+# BatchNorm, whose true gradient is exactly zero, so float32 rounding noise alone steers their Adam steps
+# (see tests/gan/test_parity.cpp), and the running_mean of those BatchNorms, which carries those biases.
+# Measured: with sync <= 1.1e-6 (G) / 4.4e-7 (D); without sync 0.46 / 0.61.
+t2i_ignore='^(net\.[036]\.bias|net\.[147]\.running_mean|features\.[25]\.bias|features\.[36]\.running_mean)$'
+t2i_args() { tiny_args "$1"; echo --set data.max_samples=32 --set text2img.epochs=2 --set train.save_interval=1 \
+  --set text2img.ngf=16 --set text2img.ndf=16 --phase text2img; }
+# shellcheck disable=SC2046
+"$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(t2i_args "$TMP/t2i_one") --set train.batch_size=8 \
+  >"$TMP/t2i_one.log" 2>&1 || { cat "$TMP/t2i_one.log"; fail "text2img single process"; }
+for sync in true false; do
+  # shellcheck disable=SC2046
+  "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(t2i_args "$TMP/t2i_$sync") \
+    --set train.batch_size=4 --set dist.sync_batchnorm=$sync >"$TMP/t2i_$sync.log" 2>&1 ||
+    { cat "$TMP/t2i_$sync.log"; fail "text2img np 2 (sync_batchnorm $sync)"; }
+done
+grep -q 'BatchNorm: synchronized over 2 ranks' "$TMP/t2i_true.log" || fail "sync BatchNorm not logged"
+grep -q 'BatchNorm: per-rank statistics' "$TMP/t2i_false.log" || fail "per-rank BatchNorm not logged"
+for n in generator discriminator; do
+  cmp_t2i() { "$BIN/fergan_dist" --compare-checkpoints "$TMP/t2i_one/ckpt/text2img_${n}_epoch_2.pth" \
+    "$TMP/t2i_$1/ckpt/text2img_${n}_epoch_2.pth" --relative --ignore "$t2i_ignore" --tolerance 1e-5 >"$TMP/cmp.txt"; }
+  cmp_t2i true || { cat "$TMP/cmp.txt"; fail "text2img $n: np2 with sync_batchnorm differs from np1"; }
+  echo "  text2img $n, sync_batchnorm: $(cat "$TMP/cmp.txt")"
+  if cmp_t2i false; then fail "text2img $n: np2 WITHOUT sync_batchnorm matches np1, the check proves nothing"; fi
+  echo "  text2img $n, per-rank BatchNorm (must differ): $(cat "$TMP/cmp.txt")"
+done
+python3 - "$TMP/t2i_one/metrics.jsonl" "$TMP/t2i_true/metrics.jsonl" <<'PY' || fail "text2img: losses differ"
+import json, sys
+def epochs(p):
+    return [r for r in map(json.loads, open(p)) if r["event"] == "epoch"]
+a, b = epochs(sys.argv[1]), epochs(sys.argv[2])
+assert len(a) == len(b) == 2
+for x, y in zip(a, b):
+    for k in ("d_loss", "g_loss", "d_real", "d_fake"):
+        rel = abs(x[k] - y[k]) / max(abs(x[k]), 1e-12)
+        assert rel < 1e-5, (k, x[k], y[k], rel)
+PY
+pass "text2img with dist.sync_batchnorm: np2 x 4 == np1 x 8 (weights, BatchNorm statistics, losses); without it they differ"
+
 # 2. Only rank 0 writes: the output tree of the np2 run has exactly the files of the np1 run.
 (cd "$TMP/one_default" && find . -type f ! -name '*.log' | sort) >"$TMP/files1"
 (cd "$TMP/two_default" && find . -type f ! -name '*.log' | sort) >"$TMP/files2"

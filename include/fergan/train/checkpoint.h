@@ -61,6 +61,13 @@ std::optional<CheckpointSet> latest_set(const std::string& dir, const std::strin
 
 // Compares the model tensors of two checkpoint files: the largest absolute difference over all tensors
 // (0 = bitwise equal values). Different tensor names or shapes are an error listing them.
-double max_abs_difference(const std::string& path_a, const std::string& path_b);
+// relative: the largest per-tensor ||a - b|| / ||b|| (L2) instead: scale-free across weights and BatchNorm
+// statistics, and not dominated by the few elements of a large float32 tensor whose gradient is near zero,
+// which Adam (dividing by sqrt(v)) turns into lr-sized, noise-driven steps. A tensor that is all zeros in b
+// is measured absolutely.
+// worst_tensor (optional) receives the name of the tensor with the largest difference. Tensors whose name
+// (without the "model/" prefix) matches `ignore` (an ECMAScript regex; empty = none) are left out.
+double max_abs_difference(const std::string& path_a, const std::string& path_b, bool relative = false,
+                          std::string* worst_tensor = nullptr, const std::string& ignore = "");
 
 }  // namespace fergan::train
