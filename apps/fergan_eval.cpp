@@ -21,7 +21,7 @@ constexpr const char* kUsage =
     "  --train-split NAME             real images for the CAS classifier (default train)\n"
     "  --out DIR                      output directory (default eval)\n"
     "  --samples-per-emotion N        generated images per emotion (default 100)\n"
-    "  --max-samples N                first N images of the split (default all)\n"
+    "  --max-samples N                N images evenly spaced over the split (default all)\n"
     "  --classifier-train-samples N   (default 6000)   --classifier-epochs N (default 6)\n"
     "  --collapse-threshold X         diversity ratio below which an emotion counts as collapsed (0.25)\n"
     "  --max-report-checkpoints N     sample grids for at most N checkpoints (default 6)\n"

@@ -38,9 +38,11 @@ struct ShardDataset::Impl {
   std::string split;
   std::vector<std::string> paths;    // per shard
   std::vector<int64_t> shard_start;  // first sample index of each shard (+ total at the end)
-  std::vector<int64_t> shard_kept;   // samples used from each shard (max_samples may cut the last one)
-  std::vector<uint8_t> labels;
-  std::vector<int64_t> caption_ids;
+  std::vector<int64_t> shard_kept;   // samples of each shard
+  std::vector<uint8_t> labels;       // per visible sample
+  std::vector<int64_t> caption_ids;  // per visible sample
+  std::vector<int64_t>
+      stored_index;  // visible sample -> index among the split's stored samples (max_samples)
   torch::Tensor caption_embeddings;
   mutable torch::Tensor image_embeddings;
   int64_t size = 0;
@@ -135,8 +137,7 @@ ShardDataset::ShardDataset(const std::string& dir, const std::string& split, boo
       FG_CHECK(actual == entry.sha256, "shard '", path, "' failed its sha256 check (manifest ", entry.sha256,
                ", file ", actual, "): the file is corrupt or was modified");
     }
-    if (max_samples > 0 && total >= max_samples) break;
-    const int64_t keep = max_samples > 0 ? std::min(entry.samples, max_samples - total) : entry.samples;
+    const int64_t keep = entry.samples;
     auto file = d.open_shard(s);
     auto dims = h5::dataset_shape(file, "images", path);
     FG_CHECK(dims.size() == 4 && int64_t(dims[0]) == entry.samples && int(dims[1]) == m.height &&
@@ -174,8 +175,23 @@ ShardDataset::ShardDataset(const std::string& dir, const std::string& split, boo
     total += keep;
   }
   d.shard_start.push_back(total);
-  d.paths.resize(d.shard_kept.size());
   d.size = total;
+  // max_samples: evenly spaced over the split rather than its first N, since data_prep stores folder input
+  // sorted by emotion and a prefix would hold one or two emotions.
+  if (max_samples > 0 && max_samples < total) {
+    std::vector<uint8_t> labels(max_samples);
+    std::vector<int64_t> caption_ids(max_samples);
+    d.stored_index.resize(max_samples);
+    for (int64_t k = 0; k < max_samples; ++k) {
+      const int64_t stored = k * total / max_samples;
+      d.stored_index[k] = stored;
+      labels[k] = d.labels[stored];
+      caption_ids[k] = d.caption_ids[stored];
+    }
+    d.labels = std::move(labels);
+    d.caption_ids = std::move(caption_ids);
+    d.size = max_samples;
+  }
   FG_CHECK(d.size > 0, "dataset '", dir, "': split '", split, "' is empty");
   d.cached.resize(d.paths.size());
   if (m.random_embeddings) {
@@ -236,6 +252,8 @@ torch::Tensor ShardDataset::image_embeddings() const {
       parts.push_back(part);
     }
     d.image_embeddings = torch::cat(parts, 0);
+    if (!d.stored_index.empty())
+      d.image_embeddings = d.image_embeddings.index_select(0, torch::tensor(d.stored_index, torch::kInt64));
   }
   return d.image_embeddings;
 }
@@ -258,14 +276,15 @@ Batch ShardDataset::get_batch(const std::vector<int64_t>& indices) const {
     const int64_t index = indices[i];
     FG_CHECK(index >= 0 && index < d.size, "sample index ", index, " is outside split '", d.split,
              "' of size ", d.size);
+    const int64_t stored = d.stored_index.empty() ? index : d.stored_index[index];
     size_t s = current;
-    if (s == SIZE_MAX || index < d.shard_start[s] || index >= d.shard_start[s + 1]) {
-      s = static_cast<size_t>(std::upper_bound(d.shard_start.begin(), d.shard_start.end(), index) -
+    if (s == SIZE_MAX || stored < d.shard_start[s] || stored >= d.shard_start[s + 1]) {
+      s = static_cast<size_t>(std::upper_bound(d.shard_start.begin(), d.shard_start.end(), stored) -
                               d.shard_start.begin() - 1);
       buffer = d.shard_images(s);
       current = s;
     }
-    std::memcpy(images + i * d.sample_bytes, buffer->data() + (index - d.shard_start[s]) * d.sample_bytes,
+    std::memcpy(images + i * d.sample_bytes, buffer->data() + (stored - d.shard_start[s]) * d.sample_bytes,
                 static_cast<size_t>(d.sample_bytes));
     labels[i] = d.labels[index];
     captions[i] = d.caption_ids[index];

@@ -226,10 +226,19 @@ TEST(Prep, ManifestRecordsShardsCaptionsAndFlags) {
   EXPECT_EQ(choices.size(), 3u);  // all templates in use
   EXPECT_EQ(ds.caption_embeddings().sizes(), (std::vector<int64_t>{21, 16}));
   EXPECT_TRUE(torch::equal(ds.caption_embeddings(), random_caption_embeddings(21, 16, 9)));
-  // max_samples keeps the first N across shard boundaries.
-  ShardDataset head(tmp / "out", "train", false, 10);
-  EXPECT_EQ(head.size(), 10);
-  EXPECT_TRUE(torch::equal(head.get_batch({9}).images, ds.get_batch({9}).images));
+  // max_samples keeps N samples evenly spaced over the split, across shard boundaries, so that a quick run on
+  // folder input (sorted by emotion) still sees every emotion.
+  ShardDataset subset(tmp / "out", "train", false, 10);
+  ASSERT_EQ(subset.size(), 10);
+  std::vector<int64_t> all(10), stored(10);
+  for (int64_t k = 0; k < 10; ++k) all[k] = k, stored[k] = k * ds.size() / 10;
+  auto picked = subset.get_batch(all), expected = ds.get_batch(stored);
+  EXPECT_TRUE(torch::equal(picked.images, expected.images));
+  EXPECT_TRUE(torch::equal(picked.labels, expected.labels));
+  EXPECT_TRUE(torch::equal(picked.captions, expected.captions));
+  EXPECT_EQ(
+      std::set<int64_t>(picked.labels.data_ptr<int64_t>(), picked.labels.data_ptr<int64_t>() + 10).size(),
+      7u);
 }
 
 // ---------------- bad input ----------------

@@ -54,7 +54,9 @@ struct Batch {
 class ShardDataset {
  public:
   // Opens one split. verify_sha256 hashes every shard against the manifest first.
-  // max_samples > 0 keeps only the first max_samples samples of the split.
+  // max_samples > 0 keeps max_samples samples evenly spaced over the split (sample k is stored sample
+  // floor(k * N / max_samples)): every emotion stays represented, since data_prep sorts folder input by
+  // emotion.
   ShardDataset(const std::string& dir, const std::string& split, bool verify_sha256 = false,
                int64_t max_samples = 0);
   ~ShardDataset();

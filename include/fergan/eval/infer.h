@@ -23,7 +23,7 @@ struct InferOptions {
   std::string device = "auto";
   int64_t batch_size = 64;
   int64_t samples = 8;      // text2img: samples per caption; roundtrip: images
-  int64_t max_samples = 0;  // img2text from a split: first N (0 = all)
+  int64_t max_samples = 0;  // img2text from a split: N evenly spaced samples (0 = all)
   uint64_t seed = 0;
   std::vector<std::string> captions;  // text2img
   std::vector<std::string> emotions;  // text2img: emotion names (first caption of each)

@@ -31,8 +31,8 @@ struct SplitData {
   std::vector<int64_t> first_caption_of_label() const;
 };
 
-// max_samples > 0: only the first max_samples of the split. subsample > 0: then a seeded random subset of
-// that many (sorted, so shard reads stay sequential).
+// max_samples > 0: only max_samples of the split, evenly spaced (see data::ShardDataset). subsample > 0: then
+// a seeded random subset of that many (sorted, so shard reads stay sequential).
 SplitData load_split(const std::string& shards, const std::string& split, int64_t max_samples = 0,
                      int64_t subsample = 0, uint64_t seed = 0);
 
