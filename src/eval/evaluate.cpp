@@ -366,8 +366,14 @@ json run_evaluation(const EvalOptions& o) {
       std::vector<std::string> labels_out;
       for (int64_t k = 0; k < classes; ++k) {
         auto idx = (labels == k).nonzero().squeeze(1).slice(0, 0, kGridColumns);
-        if (idx.numel() < kGridColumns) continue;
-        rows.push_back(images.index_select(0, idx));
+        if (idx.numel() == 0) continue;
+        auto row = images.index_select(0, idx);
+        if (idx.numel() < kGridColumns) {  // a small split: pad the row with white tiles rather than drop it
+          auto blank =
+              torch::ones({kGridColumns - idx.numel(), row.size(1), row.size(2), row.size(3)}, row.options());
+          row = torch::cat({row, blank});
+        }
+        rows.push_back(row);
         labels_out.push_back(row_names[k]);
       }
       if (rows.empty()) return std::string();

@@ -75,8 +75,12 @@ grep -q "MODE COLLAPSE" "$tmp/eval/metrics.txt" || fail "metrics.txt table"
 grep -q "Image -> Text" "$tmp/eval.log" || fail "table not printed"
 r="$tmp/eval/report.html"
 [ "$(grep -o "<svg" "$r" | wc -l)" -ge 4 ] || fail "loss charts missing"
-# At least the two per-checkpoint sample grids and the round trip are inlined.
-[ "$(grep -o "data:image/png;base64" "$r" | wc -l)" -ge 3 ] || fail "inline grids missing"
+# Inlined: the three baseline grids (generated, random embeddings, real; 6 per emotion here, rows padded to 8),
+# the two per-checkpoint sample grids and the round trip.
+[ "$(grep -o "data:image/png;base64" "$r" | wc -l)" = 6 ] || fail "inline grids: expected 6"
+for alt in GENERATED "RANDOM EMBEDDINGS" REAL "text2img epoch_1" "text2img epoch_2" "round trip"; do
+  grep -q "<img alt='$alt'" "$r" || fail "report lacks the '$alt' image"
+done
 
 # 6. Bad input: clear message, non-zero exit, no output directory created.
 if "$BIN/fergan_eval" --checkpoint "$tmp/nope.pth" --out "$tmp/bad" 2> "$tmp/err"; then fail "missing checkpoint"; fi
