@@ -73,6 +73,33 @@ assert 0.6 < t["real_images"]["diversity"]["mean_ratio"] < 1.6, t["real_images"]
 PY
 grep -q "MODE COLLAPSE" "$tmp/eval/metrics.txt" || fail "metrics.txt table"
 grep -q "Image -> Text" "$tmp/eval.log" || fail "table not printed"
+# 5b. With CLIP weights (the tiny OpenAI-format CLIP in ../shared): CLIP score and Frechet distance on CLIP
+# features for every image set. Real test images against real train images must be far closer than the samples
+# of a generator trained for a few steps.
+clip_dir="${FERGAN_SHARED_DIR:-/nonexistent}/clip"
+if [ -f "$clip_dir/tiny/clip.safetensors" ]; then
+  "$BIN/fergan_eval" --checkpoint latest --run-dir "$tmp/run" --out "$tmp/eval_clip" --samples-per-emotion 6 \
+    --classifier-epochs 1 --classifier-train-samples 100 --clip-weights "$clip_dir/tiny/clip.safetensors" \
+    --clip-vocab "$clip_dir/bpe_simple_vocab_16e6.txt.gz" > "$tmp/eval_clip.log" 2>&1 ||
+    { cat "$tmp/eval_clip.log"; fail "fergan_eval with CLIP"; }
+  python3 - "$tmp/eval_clip/metrics.json" <<'PY' || fail "CLIP metrics"
+import json, sys
+t = json.load(open(sys.argv[1]))["text2img"]
+for name in ("generated", "random_embeddings", "real_images"):
+    c = t[name]["clip_score"]
+    assert 0.0 <= c["score"] <= 100.0 and -1.0 <= c["mean_cosine"] <= 1.0, (name, c)
+    assert len(c["per_caption"]) == 7, (name, len(c["per_caption"]))
+    for cap, v in c["per_caption"].items():  # score = 100 * max(cos, 0) per caption, both sides normalised
+        assert abs(v["score"] - 100.0 * max(v["cosine"], 0.0)) < 1e-6 or v["cosine"] < 0, (cap, v)
+    assert t[name]["frechet_clip"] >= 0.0
+assert t["real_images"]["frechet_clip"] < t["generated"]["frechet_clip"], \
+    (t["real_images"]["frechet_clip"], t["generated"]["frechet_clip"])
+PY
+  grep -q "CLIP score" "$tmp/eval_clip/metrics.txt" || fail "CLIP rows missing from metrics.txt"
+else
+  echo "note: $clip_dir/tiny not found; CLIP evaluation not exercised"
+fi
+
 r="$tmp/eval/report.html"
 [ "$(grep -o "<svg" "$r" | wc -l)" -ge 4 ] || fail "loss charts missing"
 # Inlined: the three baseline grids (generated, random embeddings, real; 6 per emotion here, rows padded to 8),
