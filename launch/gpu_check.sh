@@ -163,7 +163,7 @@ bench "img2text, cpu ($jobs threads)" cpu 64 img2text "$(size 640 128)"
 bench "text2img 64x64 ngf64, $dev" "$dev" 64 text2img "$(size 1400 128)"
 bench "text2img 64x64 ngf64, cpu ($jobs threads)" cpu 64 text2img "$(size 320 128)"
 [ "$quick" = 1 ] || bench "text2img 256x256 ngf64, $dev" "$dev" 256 text2img 1400
-grep -h '^BENCH' "$log" | sed 's/^BENCH //' | while read -r line; do row "nccl" "$line"; done
+while read -r line; do row "nccl" "$line"; done < <(grep -h '^BENCH' "$log" | sed 's/^BENCH //')
 
 # --- 6. Real FER2013: train both GANs for a few minutes on the GPU, then fergan_eval ------------------------------
 if [ -f "$src/.device/fer_subset.tar.gz" ]; then
@@ -189,7 +189,7 @@ if [ -f "$src/.device/fer_subset.tar.gz" ]; then
   row "FER text2img ${budget} s, stopped by SIGTERM" "exit $rc (3 = checkpointed)"
   [ $rc -eq 3 ] || [ $rc -eq 0 ] || failed=1
   row "FER text2img img/s" "$(metric "$run/metrics.jsonl" text2img images_per_s last)"
-  grep -E "Epoch [0-9]+/[0-9]+ done" "$out/fer_train.log" | sed -n '1p;$p' | while read -r line; do row "FER" "$line"; done
+  while read -r line; do row "FER" "$line"; done < <(grep -E "Epoch [0-9]+/[0-9]+ done" "$out/fer_train.log")
   cp "$run/metrics.jsonl" "$out/fer_metrics.jsonl"
   last_png="$(ls -t "$run"/ckpt/text2img_generator_*.png 2>/dev/null | head -1)"
   [ -n "$last_png" ] && cp "$last_png" "$out/fer_grid_last.png"
