@@ -72,33 +72,37 @@ std::optional<std::string> resolve_generator_checkpoint(const std::string& spec,
   return latest_generator(stdfs::path(spec).parent_path().string(), phase);
 }
 
-LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device) {
-  LoadedText2Img m;
+namespace {
+
+// A generator checkpoint of `phase`: its meta, the config embedded in it, and its weights in a network that
+// make_network builds from that config, ready for inference on `device`.
+template <typename Loaded, typename MakeNetwork>
+Loaded load_generator(const std::string& path, const std::string& phase, torch::Device device,
+                      MakeNetwork make_network) {
+  Loaded m;
   m.path = path;
   m.meta = train::read_meta(path);
-  FG_CHECK(m.meta.phase == "text2img", "checkpoint '", path, "' is a ", m.meta.phase,
-           " checkpoint, not text2img");
+  FG_CHECK(m.meta.phase == phase, "checkpoint '", path, "' is a ", m.meta.phase, " checkpoint, not ", phase);
   m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
-  auto options = models::Text2ImgOptions::from(m.config);
-  m.generator = models::Text2ImageGenerator(options);
+  m.generator = make_network(m.config);
   train::load_network(path, *m.generator, nullptr);
   m.generator->to(device);
   m.generator->eval();
   return m;
 }
 
+}  // namespace
+
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device) {
+  return load_generator<LoadedText2Img>(path, "text2img", device, [](const Config& config) {
+    return models::Text2ImageGenerator(models::Text2ImgOptions::from(config));
+  });
+}
+
 LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device) {
-  LoadedImg2Text m;
-  m.path = path;
-  m.meta = train::read_meta(path);
-  FG_CHECK(m.meta.phase == "img2text", "checkpoint '", path, "' is a ", m.meta.phase,
-           " checkpoint, not img2text");
-  m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
-  m.generator = models::Img2TextGenerator(models::Img2TextOptions::from(m.config));
-  train::load_network(path, *m.generator, nullptr);
-  m.generator->to(device);
-  m.generator->eval();
-  return m;
+  return load_generator<LoadedImg2Text>(path, "img2text", device, [](const Config& config) {
+    return models::Img2TextGenerator(models::Img2TextOptions::from(config));
+  });
 }
 
 torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embeddings, int64_t batch_size,
