@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/checkpoint/checkpoint.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
+#include "fergan/core/logging.h"
 #include "fergan/dist/context.h"
 #include "fergan/dist/stop.h"
-#include "fergan/logging.h"
-#include "fergan/train/checkpoint.h"
 #include "fergan/train/trainer.h"
 
 namespace {
@@ -104,8 +104,8 @@ int main(int argc, char** argv) {
     fergan::logging::init(ctx.world() > 1 ? ctx.rank() : -1, args.verbose);
     if (!args.compare.empty()) {
       std::string worst_tensor;
-      const double diff = fergan::train::max_abs_difference(args.compare[0], args.compare[1], args.relative,
-                                                            &worst_tensor, args.ignore);
+      const double diff = fergan::checkpoint::max_abs_difference(args.compare[0], args.compare[1],
+                                                                 args.relative, &worst_tensor, args.ignore);
       std::cout << (args.relative ? "max_rel_difference " : "max_abs_difference ") << diff << " ("
                 << worst_tensor << ")\n";
       ctx.finalize();

@@ -5,10 +5,10 @@
 #include <iostream>
 #include <string>
 
+#include "fergan/core/logging.h"
+#include "fergan/core/runtime.h"
 #include "fergan/eval/cli_args.h"
 #include "fergan/eval/evaluate.h"
-#include "fergan/logging.h"
-#include "fergan/runtime.h"
 
 namespace {
 constexpr const char* kUsage =

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <string>
 
+#include "fergan/core/logging.h"
+#include "fergan/core/runtime.h"
 #include "fergan/eval/cli_args.h"
 #include "fergan/eval/infer.h"
-#include "fergan/logging.h"
-#include "fergan/runtime.h"
 
 namespace {
 constexpr const char* kUsage =

@@ -15,12 +15,12 @@
 #include <ctime>
 #include <string>
 
-#include "fergan/check.h"
 #include "fergan/clip/encoders.h"
 #include "fergan/clip/model.h"
 #include "fergan/clip/preprocess.h"
 #include "fergan/clip/tokenizer.h"
-#include "fergan/logging.h"
+#include "fergan/core/check.h"
+#include "fergan/core/logging.h"
 
 using namespace fergan;
 

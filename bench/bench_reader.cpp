@@ -12,13 +12,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
+#include "fergan/core/logging.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/embeddings.h"
 #include "fergan/data/rng.h"
 #include "fergan/data/shard_writer.h"
-#include "fergan/logging.h"
 
 using namespace fergan;
 using namespace fergan::data;

@@ -4,8 +4,8 @@
 #include "fergan/clip/encoders.h"
 #include "fergan/clip/tokenizer.h"
 #include "fergan/clip/weights.h"
+#include "fergan/core/logging.h"
 #include "fergan/data/prep.h"
-#include "fergan/logging.h"
 
 namespace {
 

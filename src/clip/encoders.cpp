@@ -1,9 +1,9 @@
 // Batched, frozen CLIP encoders for the programs (see encoders.h).
 #include "fergan/clip/encoders.h"
 
-#include "fergan/check.h"
 #include "fergan/clip/preprocess.h"
 #include "fergan/clip/weights.h"
+#include "fergan/core/check.h"
 
 namespace fergan::clip {
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::clip {
 

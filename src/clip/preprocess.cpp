@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::clip {
 namespace {

@@ -15,9 +15,9 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "fergan/check.h"
 #include "fergan/clip/text_clean.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
 namespace fergan::clip {
 namespace {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "fergan/check.h"
 #include "fergan/clip/text_clean.h"
+#include "fergan/core/check.h"
 #include "unicode_tables.h"
 
 namespace fergan::clip {

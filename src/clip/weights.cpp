@@ -11,9 +11,9 @@
 #include <fstream>
 #include <set>
 
-#include "fergan/check.h"
-#include "fergan/fsutil.h"
-#include "fergan/safetensors.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
+#include "fergan/core/safetensors.h"
 
 namespace fergan::clip {
 namespace {

@@ -1,5 +1,5 @@
 // The configuration key table, YAML loading, overrides and validation (see config.h).
-#include "fergan/config.h"
+#include "fergan/core/config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,7 +9,7 @@
 #include <limits>
 #include <sstream>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan {
 
@@ -53,6 +53,7 @@ std::vector<Key> key_table(Config& c) {
       {"train.lr", Kind::Float, &c.train.lr, 0, 10},
       {"train.beta1", Kind::Float, &c.train.beta1, 0, 1},
       {"train.beta2", Kind::Float, &c.train.beta2, 0, 1},
+      {"train.adam_eps", Kind::Float, &c.train.adam_eps, 1e-12, 1},
       {"train.log_interval", Kind::Int, &c.train.log_interval, 1, inf},
       {"train.save_interval", Kind::Int, &c.train.save_interval, 1, inf},
       {"train.keep_last", Kind::Int, &c.train.keep_last, 0, inf},

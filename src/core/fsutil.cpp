@@ -1,5 +1,5 @@
 // Atomic file writes and small file helpers (see fsutil.h).
-#include "fergan/fsutil.h"
+#include "fergan/core/fsutil.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::fs {
 namespace stdfs = std::filesystem;

@@ -1,5 +1,5 @@
 // Console logging setup and the error boundary shared by all programs (see logging.h).
-#include "fergan/logging.h"
+#include "fergan/core/logging.h"
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -8,7 +8,7 @@
 #include <exception>
 #include <mutex>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::logging {
 namespace {

@@ -1,12 +1,12 @@
 // Threads and device selection (see runtime.h).
-#include "fergan/runtime.h"
+#include "fergan/core/runtime.h"
 
 #include <dlfcn.h>
 #include <sched.h>
 
 #include <algorithm>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::runtime {
 

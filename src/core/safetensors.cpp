@@ -6,7 +6,7 @@
 // The reader validates everything before trusting it (header size against the file size, dtype names,
 // offsets inside the buffer and consistent with shape x element size) and reads each tensor straight into
 // its own storage, so a 600 MB checkpoint is not held twice in memory.
-#include "fergan/safetensors.h"
+#include "fergan/core/safetensors.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,8 +15,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "fergan/check.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
 namespace fergan::safetensors {
 namespace {

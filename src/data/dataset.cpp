@@ -13,7 +13,7 @@
 #include <list>
 #include <mutex>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/sha256.h"
 #include "h5util.h"

@@ -10,10 +10,10 @@
 #include <regex>
 #include <sstream>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
+#include "fergan/core/safetensors.h"
 #include "fergan/data/rng.h"
-#include "fergan/fsutil.h"
-#include "fergan/safetensors.h"
 #include "h5util.h"
 
 namespace fergan::data {

@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fergan/check.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
 namespace fergan::data {
 namespace {

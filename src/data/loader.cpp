@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::data {
 

@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
-#include "fergan/check.h"
-#include "fergan/data/dataset.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
+#include "fergan/data/manifest.h"
 
 namespace fergan::data {
 

@@ -9,11 +9,11 @@
 #include <memory>
 #include <thread>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/runtime.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/rng.h"
 #include "fergan/data/shard_writer.h"
-#include "fergan/runtime.h"
 #include "prep_sources.h"
 #include "progress.h"
 

@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/logging.h"
 #include "fergan/data/prep.h"
-#include "fergan/logging.h"
+#include "fergan/data/synth.h"
 
 namespace fergan::data {
 namespace {

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
 
 namespace fergan::data {
 namespace stdfs = std::filesystem;

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "fergan/logging.h"
+#include "fergan/core/logging.h"
 
 namespace fergan::data {
 

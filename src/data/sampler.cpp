@@ -2,8 +2,8 @@
 //
 // The permutation is a Fisher-Yates shuffle driven by our splitmix64 RNG seeded from (seed, epoch), so the
 // order is identical on every platform and LibTorch version, and any rank can compute any rank's share.
-#include "fergan/check.h"
-#include "fergan/data/loader.h"
+#include "fergan/data/sampler.h"
+#include "fergan/core/check.h"
 #include "fergan/data/rng.h"
 
 #include <numeric>

@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::data {
 namespace {

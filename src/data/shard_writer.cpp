@@ -12,9 +12,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 #include "fergan/data/sha256.h"
-#include "fergan/fsutil.h"
 #include "h5util.h"
 
 namespace fergan::data {

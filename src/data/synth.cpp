@@ -15,12 +15,13 @@
 #include <mutex>
 #include <thread>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
+#include "fergan/core/runtime.h"
 #include "fergan/data/image_io.h"
 #include "fergan/data/prep.h"
 #include "fergan/data/rng.h"
-#include "fergan/runtime.h"
+#include "fergan/data/synth.h"
 
 namespace fergan::data {
 namespace {

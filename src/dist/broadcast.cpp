@@ -1,7 +1,7 @@
 // Rank 0's weights to every rank at start, and a cross-rank identity check (see broadcast.h).
 #include "fergan/dist/broadcast.h"
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::dist {
 

@@ -1,8 +1,8 @@
-// Bucketed, hook-driven gradient averaging (see reducer.h).
+// Bucketed, hook-driven gradient averaging (see bucket_reducer.h).
 #include <chrono>
 
-#include "fergan/check.h"
-#include "fergan/dist/reducer.h"
+#include "fergan/core/check.h"
+#include "fergan/dist/bucket_reducer.h"
 
 namespace fergan::dist {
 

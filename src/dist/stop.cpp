@@ -3,7 +3,7 @@
 
 #include <csignal>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::dist {
 

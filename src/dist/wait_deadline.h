@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::dist::detail {
 

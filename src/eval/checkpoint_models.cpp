@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::eval {
 namespace stdfs = std::filesystem;
@@ -17,7 +17,7 @@ bool has_index(const stdfs::path& dir) {
 }
 
 std::optional<std::string> latest_generator(const std::string& dir, const std::string& phase) {
-  if (auto set = train::latest_set(dir, phase)) return set->generator_path;
+  if (auto set = checkpoint::latest_set(dir, phase)) return set->generator_path;
   return std::nullopt;
 }
 
@@ -59,7 +59,7 @@ std::optional<std::string> resolve_generator_checkpoint(const std::string& spec,
   }
   FG_CHECK(stdfs::exists(spec), "checkpoint '", spec, "' does not exist");
   if (stdfs::is_directory(spec)) return latest_generator(spec, phase);
-  const auto meta = train::read_meta(spec);
+  const auto meta = checkpoint::read_meta(spec);
   if (meta.phase == phase) {
     std::string name = stdfs::path(spec).filename().string();
     const auto at = name.find("_discriminator_");
@@ -81,11 +81,11 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
                       MakeNetwork make_network) {
   Loaded m;
   m.path = path;
-  m.meta = train::read_meta(path);
+  m.meta = checkpoint::read_meta(path);
   FG_CHECK(m.meta.phase == phase, "checkpoint '", path, "' is a ", m.meta.phase, " checkpoint, not ", phase);
   m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
   m.generator = make_network(m.config);
-  train::load_network(path, *m.generator, nullptr);
+  checkpoint::load_network(path, *m.generator, nullptr);
   m.generator->to(device);
   m.generator->eval();
   return m;

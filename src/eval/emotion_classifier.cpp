@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::eval {
 

@@ -13,7 +13,9 @@
 #include <sstream>
 #include <tuple>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
+#include "fergan/core/runtime.h"
 #include "fergan/data/image_io.h"
 #include "fergan/eval/checkpoint_models.h"
 #include "fergan/eval/clip_features.h"
@@ -21,8 +23,6 @@
 #include "fergan/eval/labeled_grid.h"
 #include "fergan/eval/report.h"
 #include "fergan/eval/split_data.h"
-#include "fergan/fsutil.h"
-#include "fergan/runtime.h"
 
 namespace fergan::eval {
 namespace stdfs = std::filesystem;
@@ -424,7 +424,7 @@ json run_evaluation(const EvalOptions& o) {
   const std::string ckpt_dir =
       t2i ? stdfs::path(t2i->path).parent_path().string() : stdfs::path(i2t->path).parent_path().string();
   if (t2i) {
-    auto sets = train::list_sets(ckpt_dir, "text2img");
+    auto sets = checkpoint::list_sets(ckpt_dir, "text2img");
     if (!sets.empty()) report.heading("Samples per checkpoint (same noise in every grid)");
     for (size_t pick :
          spaced_picks(sets.size(), static_cast<size_t>(std::max(0, o.max_report_checkpoints)))) {
@@ -438,7 +438,7 @@ json run_evaluation(const EvalOptions& o) {
     }
   }
   if (i2t) {
-    const auto sets = train::list_sets(ckpt_dir, "img2text");
+    const auto sets = checkpoint::list_sets(ckpt_dir, "img2text");
     Series acc{"top-1 retrieval", {}, {}};
     for (const auto& set : sets) {
       auto model = load_img2text_generator(set.generator_path, device);

@@ -12,8 +12,10 @@
 #include <optional>
 #include <sstream>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
+#include "fergan/core/fsutil.h"
+#include "fergan/core/runtime.h"
 #include "fergan/data/image_io.h"
 #include "fergan/data/loader.h"
 #include "fergan/eval/checkpoint_models.h"
@@ -21,8 +23,6 @@
 #include "fergan/eval/labeled_grid.h"
 #include "fergan/eval/metrics.h"
 #include "fergan/eval/split_data.h"
-#include "fergan/fsutil.h"
-#include "fergan/runtime.h"
 
 namespace fergan::eval {
 namespace stdfs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <map>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::eval {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::eval {
 

@@ -9,8 +9,8 @@
 #include <limits>
 #include <sstream>
 
-#include "fergan/check.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
 namespace fergan::eval {
 

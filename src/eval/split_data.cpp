@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/loader.h"
 

@@ -1,16 +1,59 @@
-// Shared step pieces (see step.h).
+// The GAN training step (see step.h), read top to bottom: D step, then G step.
 #include "fergan/gan/step.h"
 
-#include "fergan/gan/grad_sync.h"
+#include "fergan/core/check.h"
 
 namespace fergan::gan {
 
-AdamSettings AdamSettings::from(const Config& config) {
-  return AdamSettings{config.train.lr, config.train.beta1, config.train.beta2};
+namespace {
+void check_inputs(const Gan& gan, const StepInputs& in) {
+  FG_CHECK(in.condition.defined() && in.real.defined(), "train_step: condition and real are required");
+  FG_CHECK(in.wrong_sample.defined() == gan.matching_aware() &&
+               in.wrong_condition.defined() == gan.matching_aware(),
+           "train_step: wrong_sample/wrong_condition must be given ",
+           gan.matching_aware() ? "(matching-aware GAN)" : "only to a matching-aware GAN");
 }
+}  // namespace
 
-torch::optim::AdamOptions AdamSettings::options() const {
-  return torch::optim::AdamOptions(lr).betas(std::make_tuple(beta1, beta2));
+StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
+  check_inputs(gan, in);
+  StepStats stats;
+
+  // Discriminator update. The generator runs without a graph: its output is a constant here.
+  torch::Tensor fake;
+  {
+    torch::NoGradGuard no_grad;
+    fake = gan.generate(in.condition, in.noise);
+  }
+  const std::vector<torch::Tensor> d_params = gan.discriminator().parameters(true);
+  gan.discriminator_optimizer().zero_grad();
+  torch::Tensor real_logits = gan.discriminate(in.real, in.condition);
+  torch::Tensor fake_logits = gan.discriminate(fake, in.condition);
+  torch::Tensor wrong_logits;
+  if (gan.matching_aware()) wrong_logits = gan.discriminate(in.wrong_sample, in.wrong_condition);
+  stats.d_loss = discriminator_loss(real_logits, fake_logits, wrong_logits);
+  sync.begin(d_params);
+  stats.d_loss.backward();
+  sync.end(d_params);
+  gan.discriminator_optimizer().step();
+  stats.d_real = torch::sigmoid(real_logits.detach()).mean();
+  stats.d_fake = torch::sigmoid(fake_logits.detach()).mean();
+  stats.d_loss = stats.d_loss.detach();
+
+  // Generator update through the just-updated discriminator, whose parameters get no gradients.
+  const std::vector<torch::Tensor> g_params = gan.generator().parameters(true);
+  {
+    FrozenParameters frozen(gan.discriminator());
+    gan.generator_optimizer().zero_grad();
+    torch::Tensor fake_for_g = gan.generate(in.condition, in.noise);
+    stats.g_loss = bce_with_logits(gan.discriminate(fake_for_g, in.condition), 1.0);
+    sync.begin(g_params);
+    stats.g_loss.backward();
+    sync.end(g_params);
+  }
+  gan.generator_optimizer().step();
+  stats.g_loss = stats.g_loss.detach();
+  return stats;
 }
 
 torch::Tensor bce_with_logits(const torch::Tensor& logits, double target) {
@@ -23,46 +66,6 @@ torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::
   torch::Tensor fake_loss = bce_with_logits(fake_logits, 0.0);
   if (wrong_logits.defined()) fake_loss = (fake_loss + bce_with_logits(wrong_logits, 0.0)) / 2;
   return (real_loss + fake_loss) / 2;
-}
-
-StepStats adversarial_step(const AdversarialStep& step, torch::nn::Module& generator,
-                           torch::nn::Module& discriminator, torch::optim::Optimizer& opt_g,
-                           torch::optim::Optimizer& opt_d, GradSync& sync) {
-  StepStats stats;
-
-  // Discriminator update. The generator runs without a graph: its output is a constant here.
-  torch::Tensor fake;
-  {
-    torch::NoGradGuard no_grad;
-    fake = step.generate();
-  }
-  const std::vector<torch::Tensor> d_params = discriminator.parameters(true);
-  opt_d.zero_grad();
-  torch::Tensor real_logits = step.score_real();
-  torch::Tensor fake_logits = step.score_fake(fake);
-  torch::Tensor wrong_logits = step.score_wrong ? step.score_wrong() : torch::Tensor();
-  stats.d_loss = discriminator_loss(real_logits, fake_logits, wrong_logits);
-  sync.begin(d_params);
-  stats.d_loss.backward();
-  sync.end(d_params);
-  opt_d.step();
-  stats.d_real = torch::sigmoid(real_logits.detach()).mean();
-  stats.d_fake = torch::sigmoid(fake_logits.detach()).mean();
-  stats.d_loss = stats.d_loss.detach();
-
-  // Generator update through the just-updated discriminator, whose parameters get no gradients.
-  const std::vector<torch::Tensor> g_params = generator.parameters(true);
-  {
-    FrozenParameters frozen(discriminator);
-    opt_g.zero_grad();
-    stats.g_loss = bce_with_logits(step.score_fake(step.generate()), 1.0);
-    sync.begin(g_params);
-    stats.g_loss.backward();
-    sync.end(g_params);
-  }
-  opt_g.step();
-  stats.g_loss = stats.g_loss.detach();
-  return stats;
 }
 
 FrozenParameters::FrozenParameters(const torch::nn::Module& module) : params_(module.parameters(true)) {

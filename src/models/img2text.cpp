@@ -3,7 +3,7 @@
 // uniform(+-1/sqrt(fan_in)) biases).
 #include "fergan/models/img2text.h"
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::models {
 namespace nn = torch::nn;

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::models {
 

@@ -1,8 +1,8 @@
 // named_state / parameter_count / export_safetensors / load_state (see state.h).
 #include "fergan/models/state.h"
 
-#include "fergan/check.h"
-#include "fergan/safetensors.h"
+#include "fergan/core/check.h"
+#include "fergan/core/safetensors.h"
 
 namespace fergan::models {
 

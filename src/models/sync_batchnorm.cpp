@@ -9,7 +9,7 @@
 // BatchNorm2d over the whole batch to float32 rounding.
 #include "fergan/models/sync_batchnorm.h"
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::models {
 namespace {

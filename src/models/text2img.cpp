@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::models {
 namespace nn = torch::nn;

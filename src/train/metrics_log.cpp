@@ -5,7 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::train {
 

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <regex>
 
-#include "fergan/check.h"
 #include "fergan/clip/encoders.h"
 #include "fergan/clip/model.h"
 #include "fergan/clip/weights.h"
-#include "fergan/safetensors.h"
+#include "fergan/core/check.h"
+#include "fergan/core/safetensors.h"
 
 namespace clip = fergan::clip;
 using TensorMap = std::map<std::string, torch::Tensor>;

@@ -2,8 +2,8 @@
 // Resample.c), shorter-side resize + center crop geometry, grayscale -> 3 channels, CLIP mean/std.
 #include <gtest/gtest.h>
 
-#include "fergan/check.h"
 #include "fergan/clip/preprocess.h"
+#include "fergan/core/check.h"
 
 namespace clip = fergan::clip;
 

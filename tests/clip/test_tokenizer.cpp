@@ -34,10 +34,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fergan/check.h"
 #include "fergan/clip/text_clean.h"
 #include "fergan/clip/tokenizer.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
 using fergan::clip::Tokenizer;
 using Ids = std::vector<int64_t>;

@@ -3,8 +3,8 @@
 
 #include <cstdlib>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
 
 namespace {
 std::string source_dir() {
@@ -56,8 +56,9 @@ TEST(Config, WrongTypeAndRangeNameTheKey) {
 }
 
 TEST(Config, OverridesApplyInOrder) {
-  auto c = fergan::parse_config("", "x", {"text2img.image_size=64", "train.lr=0.001", "img2text.conditional=false",
-                                          "captions.templates=[\"a {} face\"]", "text2img.image_size=128"});
+  auto c = fergan::parse_config("", "x",
+                                {"text2img.image_size=64", "train.lr=0.001", "img2text.conditional=false",
+                                 "captions.templates=[\"a {} face\"]", "text2img.image_size=128"});
   EXPECT_EQ(c.text2img.image_size, 128);
   EXPECT_DOUBLE_EQ(c.train.lr, 0.001);
   EXPECT_FALSE(c.img2text.conditional);
@@ -68,7 +69,8 @@ TEST(Config, OverridesApplyInOrder) {
 }
 
 TEST(Config, YamlRoundTrip) {
-  auto a = fergan::parse_config("", "x", {"text2img.image_size=64", "seed=123", "captions.templates=[\"x {} y\"]"});
+  auto a = fergan::parse_config("", "x",
+                                {"text2img.image_size=64", "seed=123", "captions.templates=[\"x {} y\"]"});
   auto b = fergan::parse_config(a.to_yaml(), "round");
   EXPECT_EQ(a.to_yaml(), b.to_yaml());
   EXPECT_EQ(b.seed, 123u);
@@ -76,9 +78,9 @@ TEST(Config, YamlRoundTrip) {
 
 TEST(Config, OriginalCaptions) {
   fergan::CaptionConfig c;
-  const char* expected[] = {"a person with a angry expression",     "a person with a disgusted expression",
-                            "a person with a fearful expression",   "a person with a happy expression",
-                            "a person with a sad expression",       "a person with a surprised expression",
+  const char* expected[] = {"a person with a angry expression",   "a person with a disgusted expression",
+                            "a person with a fearful expression", "a person with a happy expression",
+                            "a person with a sad expression",     "a person with a surprised expression",
                             "a person with a neutral expression"};
   for (int l = 0; l < 7; ++l) EXPECT_EQ(fergan::captions_for_label(c, l)[0], expected[l]);
 }

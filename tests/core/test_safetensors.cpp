@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fergan/check.h"
-#include "fergan/safetensors.h"
+#include "fergan/core/check.h"
+#include "fergan/core/safetensors.h"
 
 namespace {
 

@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
+#include "fergan/core/fsutil.h"
 #include "fergan/data/image_io.h"
 #include "fergan/data/prep.h"
 #include "fergan/data/rng.h"
-#include "fergan/fsutil.h"
+#include "fergan/data/synth.h"
 
 namespace fergan::data::testing {
 

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "data_test_util.h"
+#include "fergan/core/safetensors.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/embeddings.h"
-#include "fergan/safetensors.h"
 
 using namespace fergan;
 using namespace fergan::data;

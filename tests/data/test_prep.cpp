@@ -12,6 +12,7 @@
 #include "data_test_util.h"
 #include "fergan/data/dataset.h"
 #include "fergan/data/prep.h"
+#include "fergan/data/synth.h"
 
 using namespace fergan;
 using namespace fergan::data;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/data/loader.h"
 
 using namespace fergan::data;

@@ -9,8 +9,8 @@
 #include <chrono>
 
 #include "fergan/dist/broadcast.h"
+#include "fergan/dist/bucket_reducer.h"
 #include "fergan/dist/communicator.h"
-#include "fergan/dist/reducer.h"
 #include "mpi_gtest_main.h"
 
 using namespace fergan;

@@ -7,8 +7,8 @@
 // parameter, a huge bucket puts everything in one.
 #include <gtest/gtest.h>
 
+#include "fergan/dist/bucket_reducer.h"
 #include "fergan/dist/communicator.h"
-#include "fergan/dist/reducer.h"
 #include "mpi_gtest_main.h"
 
 using namespace fergan;

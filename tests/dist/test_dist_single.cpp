@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "fergan/dist/broadcast.h"
+#include "fergan/dist/bucket_reducer.h"
 #include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
-#include "fergan/dist/reducer.h"
 #include "fergan/dist/stop.h"
 
 using namespace fergan;

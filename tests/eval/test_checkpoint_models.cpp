@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/eval/checkpoint_models.h"
 
 namespace fergan::eval {
@@ -25,20 +25,20 @@ Config tiny_config() {
 }
 
 template <typename Net>
-train::CheckpointSet save_set(const std::string& dir, const std::string& phase, int64_t epoch, Net& g,
-                              torch::nn::Module& d, const Config& config) {
-  train::CheckpointMeta meta;
+checkpoint::CheckpointSet save_set(const std::string& dir, const std::string& phase, int64_t epoch, Net& g,
+                                   torch::nn::Module& d, const Config& config) {
+  checkpoint::CheckpointMeta meta;
   meta.phase = phase;
   meta.epoch = epoch;
   meta.config_yaml = config.to_yaml();
-  train::CheckpointSet set;
+  checkpoint::CheckpointSet set;
   set.tag = "epoch_" + std::to_string(epoch);
   set.meta = meta;
-  set.generator_path = train::checkpoint_path(dir, phase, "generator", set.tag);
-  set.discriminator_path = train::checkpoint_path(dir, phase, "discriminator", set.tag);
-  train::save_network(set.generator_path, *g, nullptr, meta);
-  train::save_network(set.discriminator_path, d, nullptr, meta);
-  train::commit_set(dir, set, 0);
+  set.generator_path = checkpoint::checkpoint_path(dir, phase, "generator", set.tag);
+  set.discriminator_path = checkpoint::checkpoint_path(dir, phase, "discriminator", set.tag);
+  checkpoint::save_network(set.generator_path, *g, nullptr, meta);
+  checkpoint::save_network(set.discriminator_path, d, nullptr, meta);
+  checkpoint::commit_set(dir, set, 0);
   return set;
 }
 

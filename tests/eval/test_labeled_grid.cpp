@@ -2,7 +2,7 @@
 // ink.
 #include <gtest/gtest.h>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/eval/labeled_grid.h"
 
 namespace fergan::eval {

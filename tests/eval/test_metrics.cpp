@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/eval/metrics.h"
 #include "synthetic_faces.h"
 

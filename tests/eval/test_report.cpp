@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 #include "fergan/eval/report.h"
 
 namespace fergan::eval {

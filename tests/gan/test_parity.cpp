@@ -19,11 +19,11 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "fergan/check.h"
-#include "fergan/gan/img2text_gan.h"
-#include "fergan/gan/text2img_gan.h"
+#include "fergan/core/check.h"
+#include "fergan/core/safetensors.h"
+#include "fergan/gan/gan.h"
+#include "fergan/gan/step.h"
 #include "fergan/models/state.h"
-#include "fergan/safetensors.h"
 
 using namespace fergan;
 using namespace fergan::gan;
@@ -57,8 +57,8 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
   torch::set_num_threads(1);
   torch::manual_seed(2024);
   const Config config = load_config(std::string(src ? src : ".") + "/config/original.yaml");
-  Img2TextGAN i2t = Img2TextGAN::from(config, torch::kCPU);
-  Text2ImgGAN t2i = Text2ImgGAN::from(config, torch::kCPU);
+  Img2TextGan i2t(models::Img2TextOptions::from(config), false, AdamSettings::from(config), torch::kCPU);
+  Text2ImgGan t2i(models::Text2ImgOptions::from(config), false, AdamSettings::from(config), torch::kCPU);
   ASSERT_EQ(t2i.G->options.image_size, 64);
   ASSERT_EQ(t2i.G->options.noise_dim, 0);
   // In place (set_data), so the optimizers built in the constructors still hold these tensors.
@@ -71,12 +71,12 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
   put_state(input, "img2text_discriminator", *i2t.D);
   put_state(input, "text2img_generator", *t2i.G);
   put_state(input, "text2img_discriminator", *t2i.D);
-  std::vector<StepInputs> batches(kSteps);
+  std::vector<torch::Tensor> images(kSteps), embeddings(kSteps);
   for (int k = 0; k < kSteps; ++k) {
-    batches[k].images = (torch::rand({kBatch, 3, 64, 64}) * 2 - 1).to(torch::kFloat64);
-    batches[k].real_emb = (torch::randn({kBatch, 512}) * 0.5).to(torch::kFloat64);
-    input["batch." + std::to_string(k) + ".images"] = batches[k].images.to(torch::kFloat32);
-    input["batch." + std::to_string(k) + ".embeddings"] = batches[k].real_emb.to(torch::kFloat32);
+    images[k] = (torch::rand({kBatch, 3, 64, 64}) * 2 - 1).to(torch::kFloat64);
+    embeddings[k] = (torch::randn({kBatch, 512}) * 0.5).to(torch::kFloat64);
+    input["batch." + std::to_string(k) + ".images"] = images[k].to(torch::kFloat32);
+    input["batch." + std::to_string(k) + ".embeddings"] = embeddings[k].to(torch::kFloat32);
   }
   const fs::path dir = fs::temp_directory_path() / ("fergan_parity_" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -95,8 +95,11 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
 
   NoGradSync sync;
   for (int k = 0; k < kSteps; ++k) {
-    StepStats a = img2text_step(i2t, batches[k], sync);
-    StepStats b = text2img_step(t2i, batches[k], sync);
+    StepInputs image_to_text, text_to_image;
+    image_to_text.condition = images[k], image_to_text.real = embeddings[k];
+    text_to_image.condition = embeddings[k], text_to_image.real = images[k];
+    StepStats a = train_step(i2t, image_to_text, sync);
+    StepStats b = train_step(t2i, text_to_image, sync);
     const torch::Tensor ref_a = reference.at("img2text.losses")[k],
                         ref_b = reference.at("text2img.losses")[k];
     auto check = [&](const char* what, const torch::Tensor& ours, const torch::Tensor& theirs) {

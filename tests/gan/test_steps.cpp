@@ -4,9 +4,9 @@
 // step.
 #include <gtest/gtest.h>
 
-#include "fergan/check.h"
-#include "fergan/gan/img2text_gan.h"
-#include "fergan/gan/text2img_gan.h"
+#include "fergan/core/check.h"
+#include "fergan/gan/gan.h"
+#include "fergan/gan/step.h"
 #include "fergan/models/state.h"
 
 using namespace fergan;
@@ -65,17 +65,34 @@ struct RecordingSync : GradSync {
   }
 };
 
-StepInputs img2text_inputs(int64_t B, bool wrong) {
+// The raw tensors of a batch, and the two GANs' views of it.
+struct Batch {
+  torch::Tensor images, real_emb, wrong_emb, noise;
+};
+
+Batch make_batch(int64_t B, bool wrong, int64_t noise_dim = 0) {
+  Batch b;
+  b.images = torch::rand({B, 3, 64, 64}) * 2 - 1;
+  b.real_emb = torch::randn({B, 512});
+  if (wrong) b.wrong_emb = torch::randn({B, 512});
+  if (noise_dim) b.noise = torch::randn({B, noise_dim});
+  return b;
+}
+
+StepInputs img2text_view(const Batch& b) {
   StepInputs in;
-  in.images = torch::rand({B, 3, 64, 64}) * 2 - 1;
-  in.real_emb = torch::randn({B, 512});
-  if (wrong) in.wrong_emb = torch::randn({B, 512});
+  in.condition = b.images;
+  in.real = b.real_emb;
+  if (b.wrong_emb.defined()) in.wrong_sample = b.wrong_emb, in.wrong_condition = b.images;
   return in;
 }
 
-StepInputs text2img_inputs(int64_t B, bool wrong, int64_t noise_dim) {
-  StepInputs in = img2text_inputs(B, wrong);
-  if (noise_dim) in.noise = torch::randn({B, noise_dim});
+StepInputs text2img_view(const Batch& b) {
+  StepInputs in;
+  in.condition = b.real_emb;
+  in.real = b.images;
+  in.noise = b.noise;
+  if (b.wrong_emb.defined()) in.wrong_sample = b.images, in.wrong_condition = b.wrong_emb;
   return in;
 }
 
@@ -96,12 +113,12 @@ TEST(Img2TextStep, LossesMatchAnIndependentRecomputation) {
     torch::manual_seed(10);
     models::Img2TextOptions o;
     o.conditional = conditional;
-    Img2TextGAN gan(o, /*matching_aware=*/conditional, AdamSettings{}, torch::kCPU);
+    Img2TextGan gan(o, /*matching_aware=*/conditional, AdamSettings{}, torch::kCPU);
     auto G0 = deep_copy(gan.G);
     auto D0 = deep_copy(gan.D);
-    StepInputs in = img2text_inputs(4, conditional);
+    Batch in = make_batch(4, conditional);
     NoGradSync sync;
-    StepStats s = img2text_step(gan, in, sync);
+    StepStats s = train_step(gan, img2text_view(in), sync);
     EXPECT_EQ(s.d_loss.dim(), 0);
     EXPECT_FALSE(s.d_loss.requires_grad());
 
@@ -125,12 +142,12 @@ TEST(Text2ImgStep, LossesMatchAnIndependentRecomputation) {
     SCOPED_TRACE(conditional);
     torch::manual_seed(11);
     const int64_t noise = conditional ? 16 : 0;
-    Text2ImgGAN gan(t2i(conditional, noise), conditional, AdamSettings{}, torch::kCPU);
+    Text2ImgGan gan(t2i(conditional, noise), conditional, AdamSettings{}, torch::kCPU);
     auto G0 = deep_copy(gan.G);
     auto D0 = deep_copy(gan.D);
-    StepInputs in = text2img_inputs(3, conditional, noise);
+    Batch in = make_batch(3, conditional, noise);
     NoGradSync sync;
-    StepStats s = text2img_step(gan, in, sync);
+    StepStats s = train_step(gan, text2img_view(in), sync);
 
     torch::NoGradGuard ng;
     // Train-mode BatchNorm: each D call normalises with its own batch, so real and fake must be separate
@@ -150,11 +167,11 @@ TEST(Text2ImgStep, LossesMatchAnIndependentRecomputation) {
 
 TEST(GanStep, GradSyncBracketsEachBackward) {
   torch::manual_seed(12);
-  Text2ImgGAN gan(t2i(true, 8), true, AdamSettings{}, torch::kCPU);
+  Text2ImgGan gan(t2i(true, 8), true, AdamSettings{}, torch::kCPU);
   RecordingSync sync;
-  text2img_step(gan, text2img_inputs(2, true, 8), sync);
+  train_step(gan, text2img_view(make_batch(2, true, 8)), sync);
   // A second step: grads from the first step exist and must be zeroed before each backward.
-  text2img_step(gan, text2img_inputs(2, true, 8), sync);
+  train_step(gan, text2img_view(make_batch(2, true, 8)), sync);
   const size_t nd = gan.D->parameters().size(), ng = gan.G->parameters().size();
   ASSERT_EQ(sync.calls.size(), 8u);
   for (int step = 0; step < 2; ++step) {
@@ -178,11 +195,11 @@ TEST(GanStep, OptimizerStepsOnlyAfterSyncEnd) {
   // A sync whose end() zeroes every gradient: Adam with all-zero gradients moves nothing (m = v = 0), so the
   // parameters are unchanged exactly when opt.step() runs after end().
   torch::manual_seed(13);
-  Img2TextGAN gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  Img2TextGan gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
   auto g0 = snapshot(*gan.G), d0 = snapshot(*gan.D);
   RecordingSync sync;
   sync.zero_in_end = true;
-  img2text_step(gan, img2text_inputs(4, false), sync);
+  train_step(gan, img2text_view(make_batch(4, false)), sync);
   EXPECT_TRUE(unchanged(*gan.G, g0));
   EXPECT_TRUE(unchanged(*gan.D, d0));
 }
@@ -190,7 +207,7 @@ TEST(GanStep, OptimizerStepsOnlyAfterSyncEnd) {
 TEST(GanStep, GeneratorStepLeavesDiscriminatorGradients) {
   // The D gradients after the step are exactly the D step's: the frozen D got none from the G backward.
   torch::manual_seed(14);
-  Img2TextGAN gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  Img2TextGan gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
   struct Capture : GradSync {
     std::vector<torch::Tensor> first_end;
     void end(const std::vector<torch::Tensor>& params) override {
@@ -198,7 +215,7 @@ TEST(GanStep, GeneratorStepLeavesDiscriminatorGradients) {
         for (auto& p : params) first_end.push_back(p.grad().clone());
     }
   } sync;
-  img2text_step(gan, img2text_inputs(4, false), sync);
+  train_step(gan, img2text_view(make_batch(4, false)), sync);
   auto params = gan.D->parameters();
   ASSERT_EQ(params.size(), sync.first_end.size());
   for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(torch::equal(params[i].grad(), sync.first_end[i]));
@@ -211,22 +228,23 @@ TEST(GanStep, AdamSettingsFromConfig) {
   c.train.beta2 = 0.99;
   c.text2img.image_size = 64;
   c.text2img.ngf = c.text2img.ndf = 8;
-  Text2ImgGAN gan = Text2ImgGAN::from(c, torch::kCPU);
-  auto& o = static_cast<torch::optim::AdamOptions&>(gan.opt_g->param_groups()[0].options());
+  auto gan = make_gan(c, "text2img", torch::kCPU);
+  auto& o = static_cast<torch::optim::AdamOptions&>(gan->generator_optimizer().param_groups()[0].options());
   EXPECT_DOUBLE_EQ(o.lr(), 1e-3);
   EXPECT_DOUBLE_EQ(std::get<0>(o.betas()), 0.4);
   EXPECT_DOUBLE_EQ(std::get<1>(o.betas()), 0.99);
-  EXPECT_TRUE(gan.matching_aware);
-  EXPECT_EQ(gan.G->options.noise_dim, 100);
+  EXPECT_TRUE(gan->matching_aware());
+  EXPECT_EQ(dynamic_cast<Text2ImgGan&>(*gan).G->options.noise_dim, 100);
+  EXPECT_THROW(make_gan(c, "img2txt", torch::kCPU), Error);
 }
 
 TEST(GanStep, BadCombinationsAreErrors) {
   models::Img2TextOptions unconditional;
-  EXPECT_THROW(Img2TextGAN(unconditional, /*matching_aware=*/true, AdamSettings{}, torch::kCPU), Error);
-  EXPECT_THROW(Text2ImgGAN(t2i(false, 0), true, AdamSettings{}, torch::kCPU), Error);
-  Img2TextGAN gan(unconditional, false, AdamSettings{}, torch::kCPU);
+  EXPECT_THROW(Img2TextGan(unconditional, /*matching_aware=*/true, AdamSettings{}, torch::kCPU), Error);
+  EXPECT_THROW(Text2ImgGan(t2i(false, 0), true, AdamSettings{}, torch::kCPU), Error);
+  Img2TextGan gan(unconditional, false, AdamSettings{}, torch::kCPU);
   NoGradSync sync;
-  EXPECT_THROW(img2text_step(gan, img2text_inputs(2, /*wrong=*/true), sync), Error);
-  Text2ImgGAN t(t2i(true, 0), true, AdamSettings{}, torch::kCPU);
-  EXPECT_THROW(text2img_step(t, text2img_inputs(2, /*wrong=*/false, 0), sync), Error);
+  EXPECT_THROW(train_step(gan, img2text_view(make_batch(2, /*wrong=*/true)), sync), Error);
+  Text2ImgGan t(t2i(true, 0), true, AdamSettings{}, torch::kCPU);
+  EXPECT_THROW(train_step(t, text2img_view(make_batch(2, /*wrong=*/false, 0)), sync), Error);
 }

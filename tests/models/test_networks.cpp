@@ -4,8 +4,8 @@
 
 #include <cstdlib>
 
-#include "fergan/check.h"
-#include "fergan/config.h"
+#include "fergan/core/check.h"
+#include "fergan/core/config.h"
 #include "fergan/models/img2text.h"
 #include "fergan/models/state.h"
 #include "fergan/models/text2img.h"

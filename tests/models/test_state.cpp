@@ -3,11 +3,11 @@
 
 #include <filesystem>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
+#include "fergan/core/safetensors.h"
 #include "fergan/models/img2text.h"
 #include "fergan/models/state.h"
 #include "fergan/models/text2img.h"
-#include "fergan/safetensors.h"
 
 using namespace fergan;
 using namespace fergan::models;

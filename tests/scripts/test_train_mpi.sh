@@ -5,6 +5,12 @@ source "$(dirname "$0")/lib_train.sh"
 make_shards 8   # 56 images; --set data.max_samples=32 below keeps a multiple of the global batch
 
 base_args() { tiny_args "$1"; echo --set data.max_samples=32 --set img2text.epochs=2 --set train.save_interval=1; }
+# The equivalence runs (sections 1, 1b) use Adam with eps 1e-3 instead of 1e-8: Adam divides by sqrt(v) + eps,
+# so with eps 1e-8 a parameter whose gradient is ~0 takes a full lr-sized step in the direction of its float32
+# rounding noise, and 2 ranks x 4 vs 1 x 8 (the same sum in another order) then differ by whole steps: 1e-3
+# relative, depending on the CPU's kernels. With eps 1e-3 such noise moves a weight by ~lr * 1e-7 / 1e-3, and
+# what remains is the data-parallel computation itself, which is what these sections test.
+equivalence_args() { base_args "$1"; echo --set train.adam_eps=1e-3; }
 
 # epoch_losses_agree A B: both metrics.jsonl files hold 2 epoch records whose losses and D outputs agree to 1e-5.
 epoch_losses_agree() {
@@ -22,17 +28,16 @@ PY
 }
 
 # 1. Equivalence: 2 ranks x batch 4 == 1 process x batch 8 (same global sample order; Image->Text has no BatchNorm).
-# On all 56 images (7 steps an epoch). The comparison is a sensitive one: Adam turns float32 differences in the
-# order of summation into whole steps where a gradient is tiny, and the default (conditional) discriminator is the
-# most exposed: on the 32-image subset with seed 42 the runs drift apart to 2.6e-4 relative by step 8, while
-# seeds 1 and 2 stay under 3e-6, the original config under 7e-8, and this full set under 6e-7.
+# On all 56 images (7 steps an epoch), with Adam's eps at 1e-3 (equivalence_args): with 1e-8 the runs drifted
+# apart by up to 1e-5 absolute in 14 steps on one CPU and 2.6e-4 relative on another subset; with 1e-3 they stay
+# at 1.5e-8 (one float32 rounding).
 for cfg in default original; do
   # shellcheck disable=SC2046
-  "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(base_args "$TMP/one_$cfg") --set data.max_samples=0 \
+  "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(equivalence_args "$TMP/one_$cfg") --set data.max_samples=0 \
     --set train.batch_size=8 --phase img2text >"$TMP/one_$cfg.log" 2>&1 ||
     { cat "$TMP/one_$cfg.log"; fail "single process ($cfg)"; }
   # shellcheck disable=SC2046
-  "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(base_args "$TMP/two_$cfg") \
+  "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(equivalence_args "$TMP/two_$cfg") \
     --set data.max_samples=0 --set train.batch_size=4 --phase img2text >"$TMP/two_$cfg.log" 2>&1 || { cat "$TMP/two_$cfg.log"; fail "np 2 ($cfg)"; }
   for n in generator discriminator; do
     "$BIN/fergan_dist" --compare-checkpoints "$TMP/one_$cfg/ckpt/img2text_${n}_epoch_2.pth" \
@@ -45,14 +50,17 @@ for cfg in default original; do
 done
 
 # 1b. Text->Image has BatchNorm: with dist.sync_batchnorm, 2 ranks x batch 4 == 1 process x batch 8 again, to
-# 1e-5 relative (per tensor ||a-b||/||b||) on weights and BatchNorm statistics, and on epoch losses; without it
+# 1e-4 relative (per tensor ||a-b||/||b||) on weights and BatchNorm statistics, and on epoch losses; without it
 # the per-rank statistics make the np2 run a different computation, which the same comparison must catch (so
 # it is sync that makes them equal). Left out (t2i_ignore): the biases of the convs right in front of a
 # BatchNorm, whose true gradient is exactly zero, so float32 rounding noise alone steers their Adam steps
 # (see tests/gan/test_parity.cpp), and the running_mean of those BatchNorms, which carries those biases.
-# On all 56 images, like section 1. Measured: with sync 8.0e-7 (G) / 6.7e-7 (D); without sync 0.51 / 0.57.
+# Four steps (16 images, 2 epochs): the GAN's dynamics amplify float32 differences by orders of magnitude
+# within a dozen steps, by an amount that depends on the CPU's kernels (measured here: 1e-6 after 4 steps,
+# 1e-3 after 14), and the property under test is per step. Measured: with sync 1.0e-6 (G) / 2.5e-7 (D);
+# without sync ~0.5.
 t2i_ignore='^(net\.[036]\.bias|net\.[147]\.running_mean|features\.[25]\.bias|features\.[36]\.running_mean)$'
-t2i_args() { tiny_args "$1"; echo --set data.max_samples=0 --set text2img.epochs=2 --set train.save_interval=1 \
+t2i_args() { tiny_args "$1"; echo --set data.max_samples=16 --set text2img.epochs=2 --set train.save_interval=1 \
   --set text2img.ngf=16 --set text2img.ndf=16 --phase text2img; }
 # shellcheck disable=SC2046
 "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(t2i_args "$TMP/t2i_one") --set train.batch_size=8 \
@@ -67,7 +75,7 @@ grep -q 'BatchNorm: synchronized over 2 ranks' "$TMP/t2i_true.log" || fail "sync
 grep -q 'BatchNorm: per-rank statistics' "$TMP/t2i_false.log" || fail "per-rank BatchNorm not logged"
 for n in generator discriminator; do
   cmp_t2i() { "$BIN/fergan_dist" --compare-checkpoints "$TMP/t2i_one/ckpt/text2img_${n}_epoch_2.pth" \
-    "$TMP/t2i_$1/ckpt/text2img_${n}_epoch_2.pth" --relative --ignore "$t2i_ignore" --tolerance 1e-5 >"$TMP/cmp.txt"; }
+    "$TMP/t2i_$1/ckpt/text2img_${n}_epoch_2.pth" --relative --ignore "$t2i_ignore" --tolerance 1e-4 >"$TMP/cmp.txt"; }
   cmp_t2i true || { cat "$TMP/cmp.txt"; fail "text2img $n: np2 with sync_batchnorm differs from np1"; }
   echo "  text2img $n, sync_batchnorm: $(cat "$TMP/cmp.txt")"
   if cmp_t2i false; then fail "text2img $n: np2 WITHOUT sync_batchnorm matches np1, the check proves nothing"; fi
@@ -177,19 +185,24 @@ done
 pass "stop signal on one rank -> checkpoint, exit 3, exact resume"
 
 # 4e. A real SIGTERM delivered to every rank (what mpirun and SLURM do) also checkpoints and exits 3.
+# save_interval is beyond the run, so any checkpoint comes from the signal (mid-epoch "_step_" or, when the signal
+# lands on an epoch's last batch, that epoch's). The signal goes out only after a real step: the second step's
+# progress line, however long a loaded machine takes to print it.
 rm -rf "$TMP/sig"
 set +e
 # shellcheck disable=SC2086
 FERGAN_FAULT_SLEEP_MS=200 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" \
-  $(base_args "$TMP/sig") --set img2text.epochs=50 --set train.batch_size=4 --phase img2text >"$TMP/s.log" 2>&1 &
+  $(base_args "$TMP/sig") --set img2text.epochs=50 --set train.batch_size=4 --set train.save_interval=1000 \
+  --phase img2text >"$TMP/s.log" 2>&1 &
 mpirun_pid=$!
 set -e
-for _ in $(seq 150); do grep -q 'Batch 2/' "$TMP/s.log" && break; sleep 0.2; done
+for _ in $(seq 600); do grep -q 'Batch 2/' "$TMP/s.log" && break; sleep 0.2; done
+grep -q 'Batch 2/' "$TMP/s.log" || { kill -KILL $mpirun_pid; cat "$TMP/s.log"; fail "SIGTERM: no step within 120 s"; }
 pkill -TERM -f "^$BIN/fergan_dist .*run_dir=$TMP/sig" || true  # this test's ranks only
 set +e
 wait $mpirun_pid
 RC=$?
 set -e
 [ $RC = 3 ] || { cat "$TMP/s.log"; fail "SIGTERM: expected exit 3, got $RC"; }
-ls "$TMP/sig/ckpt" | grep -q '_step_' || fail "SIGTERM: no checkpoint"
+ls "$TMP/sig/ckpt" | grep -q 'img2text_generator_epoch_.*\.pth' || { ls -l "$TMP/sig/ckpt"; fail "SIGTERM: no checkpoint"; }
 pass "SIGTERM to all ranks -> checkpoint and exit 3"

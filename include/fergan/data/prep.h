@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "fergan/config.h"
+#include "fergan/core/config.h"
 #include "fergan/data/embeddings.h"
 
 namespace fergan::data {
@@ -64,23 +64,8 @@ void caption_table(const CaptionConfig& captions, std::vector<std::string>* tabl
 // The stored caption choice of sample `index` of `split`: deterministic from the config seed.
 int64_t caption_choice(uint64_t seed, const std::string& split, int64_t index, int64_t captions_per_label);
 
-struct SynthOptions {
-  std::string out;
-  int64_t per_class = 50;
-  uint64_t seed = 1;
-  std::map<std::string, int64_t> splits;  // split -> images per class; empty = train:N, validation/test: N/5
-  std::string format = "png";             // png | jpg
-  int threads = 0;
-};
-
-// Draws a synthetic FER-format folder dataset of 48x48 grayscale faces: <out>/<split>/<emotion>/*.png.
-// Returns the number of images written.
-int64_t synthesize_faces(const SynthOptions& options);
-// One synthetic face (exposed for tests): deterministic from (seed, label).
-std::vector<uint8_t> draw_face(int label, uint64_t seed, int size = 48);
-
-// Builds the hooks for --clip-weights/--clip-vocab; the team lead wires the C++ CLIP in here. Until then
-// (nullptr) data_prep reports that CLIP is not available in this build.
+// Builds the hooks for --clip-weights/--clip-vocab (data_prep's main plugs the C++ CLIP in); nullptr makes
+// data_prep report that CLIP is not available in this build.
 using ClipHookFactory = std::function<PrepHooks(const std::string& weights, const std::string& vocab)>;
 // The data_prep command line (both `data_prep ...` and `data_prep synth ...`). Returns the exit code.
 int data_prep_main(int argc, char** argv, const ClipHookFactory& clip_factory = nullptr);

@@ -25,7 +25,7 @@
 #include <mutex>
 #include <string>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::dist {
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <string>
 
-#include "fergan/config.h"
+#include "fergan/checkpoint/checkpoint.h"
+#include "fergan/core/config.h"
 #include "fergan/models/img2text.h"
 #include "fergan/models/text2img.h"
-#include "fergan/train/checkpoint.h"
 
 namespace fergan::eval {
 
@@ -35,14 +35,14 @@ std::optional<std::string> resolve_generator_checkpoint(const std::string& spec,
 struct LoadedText2Img {
   models::Text2ImageGenerator generator{nullptr};
   Config config;
-  train::CheckpointMeta meta;
+  checkpoint::CheckpointMeta meta;
   std::string path;
 };
 
 struct LoadedImg2Text {
   models::Img2TextGenerator generator{nullptr};
   Config config;
-  train::CheckpointMeta meta;
+  checkpoint::CheckpointMeta meta;
   std::string path;
 };
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "fergan/check.h"
+#include "fergan/core/check.h"
 
 namespace fergan::eval {
 

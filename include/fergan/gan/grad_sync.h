@@ -1,7 +1,7 @@
 // The seam between a GAN step and data parallelism.
 //
 // A GAN step calls begin() just before loss.backward() and end() just after. A single process uses
-// the no-op NoGradSync; the distributed trainer passes a bucketed all-reducer (dist/reducer.h) that
+// the no-op NoGradSync; the distributed trainer passes a bucketed all-reducer (dist/bucket_reducer.h) that
 // starts each bucket's all-reduce from autograd hooks during backward and, in end(), waits for the
 // buckets and leaves every parameter's .grad holding the average over ranks.
 #pragma once

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "fergan/config.h"
+#include "fergan/core/config.h"
 
 namespace fergan::models {
 

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "fergan/config.h"
+#include "fergan/core/config.h"
 
 namespace fergan::dist {
 class Context;

@@ -40,6 +40,7 @@ struct TrainConfig {
   double lr = 2e-4;
   double beta1 = 0.5;
   double beta2 = 0.999;
+  double adam_eps = 1e-8;      // Adam's epsilon
   int log_interval = 100;      // batches between progress lines
   int save_interval = 10;      // epochs between checkpoints (and always at the last epoch)
   int keep_last = 0;           // checkpoint sets to keep per phase; 0 = all

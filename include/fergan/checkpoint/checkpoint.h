@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace fergan::train {
+namespace fergan::checkpoint {
 
 struct CheckpointMeta {
   std::string phase;  // "img2text" | "text2img"
@@ -70,4 +70,4 @@ std::optional<CheckpointSet> latest_set(const std::string& dir, const std::strin
 double max_abs_difference(const std::string& path_a, const std::string& path_b, bool relative = false,
                           std::string* worst_tensor = nullptr, const std::string& ignore = "");
 
-}  // namespace fergan::train
+}  // namespace fergan::checkpoint

@@ -4,7 +4,7 @@
 // "optimizer" (a nested archive from Optimizer::save), "meta/<field>" values and "extra/<name>" tensors.
 // Loading checks every name and shape before touching the module, so a mismatch leaves the module intact
 // and the error lists every offending tensor.
-#include "fergan/train/checkpoint.h"
+#include "fergan/checkpoint/checkpoint.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,10 +15,10 @@
 #include <sstream>
 #include <type_traits>
 
-#include "fergan/check.h"
-#include "fergan/fsutil.h"
+#include "fergan/core/check.h"
+#include "fergan/core/fsutil.h"
 
-namespace fergan::train {
+namespace fergan::checkpoint {
 namespace stdfs = std::filesystem;
 using nlohmann::json;
 
@@ -295,4 +295,4 @@ double max_abs_difference(const std::string& path_a, const std::string& path_b, 
   return worst;
 }
 
-}  // namespace fergan::train
+}  // namespace fergan::checkpoint

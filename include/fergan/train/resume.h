@@ -1,0 +1,26 @@
+// Where a run starts: `--resume auto` (the newest complete checkpoint set of each phase), `--resume PATH`
+// (the set that one checkpoint file belongs to), or a fresh start.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fergan/checkpoint/checkpoint.h"
+
+namespace fergan::train {
+
+// The set that a generator or discriminator checkpoint file belongs to, with its meta; the file must be
+// named {phase}_{generator,discriminator}_<tag>.pth (error naming the file otherwise).
+checkpoint::CheckpointSet set_from_path(const std::string& path);
+
+// The set each phase resumes from: "" = none, "auto" = the newest complete set per phase in checkpoint_dir,
+// else the set of that file (for its own phase only).
+std::map<std::string, checkpoint::CheckpointSet> resume_sets(const std::string& resume,
+                                                             const std::string& checkpoint_dir,
+                                                             const std::vector<std::string>& phases);
+
+// True when `set` marks the end of a phase of `epochs` epochs (nothing left to train).
+bool set_is_final(const checkpoint::CheckpointSet& set, int epochs);
+
+}  // namespace fergan::train

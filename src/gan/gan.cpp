@@ -1,0 +1,111 @@
+// The two GANs behind the Gan interface (see gan.h).
+#include "fergan/gan/gan.h"
+
+#include "fergan/core/check.h"
+
+namespace fergan::gan {
+
+AdamSettings AdamSettings::from(const Config& config) {
+  return AdamSettings{config.train.lr, config.train.beta1, config.train.beta2, config.train.adam_eps};
+}
+
+torch::optim::AdamOptions AdamSettings::options() const {
+  return torch::optim::AdamOptions(lr).betas(std::make_tuple(beta1, beta2)).eps(eps);
+}
+
+Gan::Gan(std::shared_ptr<torch::nn::Module> generator, std::shared_ptr<torch::nn::Module> discriminator,
+         bool matching_aware, const AdamSettings& adam, torch::Device device)
+    : generator_(std::move(generator)),
+      discriminator_(std::move(discriminator)),
+      matching_aware_(matching_aware) {
+  generator_->to(device);
+  discriminator_->to(device);
+  // Built after the move, so the optimizers hold the device tensors.
+  generator_optimizer_ = std::make_unique<torch::optim::Adam>(generator_->parameters(), adam.options());
+  discriminator_optimizer_ =
+      std::make_unique<torch::optim::Adam>(discriminator_->parameters(), adam.options());
+}
+
+namespace {
+// An unconditional discriminator never sees which condition a sample belongs to, so a "wrong pair" would
+// just be a real sample labelled fake.
+template <typename Options>
+const Options& check_matching_aware(const Options& options, bool matching_aware, const char* phase) {
+  FG_CHECK(!matching_aware || options.conditional, phase, ".matching_aware = true needs ", phase,
+           ".conditional = true");
+  return options;
+}
+}  // namespace
+
+// The generator is built (and initialised from LibTorch's global generator) before the discriminator, in
+// statements rather than as arguments, whose order of evaluation C++ leaves open.
+std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> Img2TextGan::make_networks(
+    const models::Img2TextOptions& options) {
+  models::Img2TextGenerator g(options);
+  models::Img2TextDiscriminator d(options);
+  return {g, d};
+}
+
+Img2TextGan::Img2TextGan(const models::Img2TextOptions& options, bool matching_aware,
+                         const AdamSettings& adam, torch::Device device)
+    : Img2TextGan(make_networks(check_matching_aware(options, matching_aware, "img2text")), matching_aware,
+                  adam, device) {}
+
+Img2TextGan::Img2TextGan(std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> networks,
+                         bool matching_aware, const AdamSettings& adam, torch::Device device)
+    : Gan(networks.first.ptr(), networks.second.ptr(), matching_aware, adam, device),
+      G(networks.first),
+      D(networks.second) {}
+
+torch::Tensor Img2TextGan::generate(const torch::Tensor& images, const torch::Tensor& noise) {
+  FG_CHECK(!noise.defined(), "Img2TextGan::generate: the Image->Text generator takes no noise");
+  return G->forward(images);
+}
+
+torch::Tensor Img2TextGan::discriminate(const torch::Tensor& embeddings, const torch::Tensor& images) {
+  return D->forward(embeddings, images);
+}
+
+std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> Text2ImgGan::make_networks(
+    const models::Text2ImgOptions& options) {
+  models::Text2ImageGenerator g(options);
+  models::Text2ImageDiscriminator d(options);
+  return {g, d};
+}
+
+Text2ImgGan::Text2ImgGan(const models::Text2ImgOptions& options, bool matching_aware,
+                         const AdamSettings& adam, torch::Device device)
+    : Text2ImgGan(make_networks(check_matching_aware(options, matching_aware, "text2img")), matching_aware,
+                  adam, device) {}
+
+Text2ImgGan::Text2ImgGan(std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> networks,
+                         bool matching_aware, const AdamSettings& adam, torch::Device device)
+    : Gan(networks.first.ptr(), networks.second.ptr(), matching_aware, adam, device),
+      G(networks.first),
+      D(networks.second) {}
+
+torch::Tensor Text2ImgGan::generate(const torch::Tensor& embeddings, const torch::Tensor& noise) {
+  return G->forward(embeddings, noise);
+}
+
+torch::Tensor Text2ImgGan::discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) {
+  return D->forward(images, embeddings);
+}
+
+void Text2ImgGan::set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsAllReduce> all_reduce) {
+  G->batch_stats_all_reduce = all_reduce;
+  D->batch_stats_all_reduce = all_reduce;
+}
+
+std::unique_ptr<Gan> make_gan(const Config& config, const std::string& phase, torch::Device device) {
+  const AdamSettings adam = AdamSettings::from(config);
+  if (phase == "img2text") {
+    return std::make_unique<Img2TextGan>(models::Img2TextOptions::from(config),
+                                         config.img2text.matching_aware, adam, device);
+  }
+  FG_CHECK(phase == "text2img", "unknown phase '", phase, "' (expected img2text or text2img)");
+  return std::make_unique<Text2ImgGan>(models::Text2ImgOptions::from(config), config.text2img.matching_aware,
+                                       adam, device);
+}
+
+}  // namespace fergan::gan

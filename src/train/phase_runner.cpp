@@ -1,0 +1,317 @@
+// The epoch loop of one phase (see phase_runner.h).
+#include "fergan/train/phase_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "fergan/core/check.h"
+#include "fergan/data/image_io.h"
+#include "fergan/data/loader.h"
+#include "fergan/dist/batch_stats.h"
+#include "fergan/dist/broadcast.h"
+#include "fergan/dist/stop.h"
+#include "fergan/models/state.h"
+
+namespace fergan::train {
+namespace stdfs = std::filesystem;
+
+PhaseInfo PhaseInfo::of(const Config& c, const std::string& phase) {
+  PhaseInfo p;
+  p.name = phase;
+  if (phase == "img2text") {
+    p.title = "Image -> Text";
+    p.tag = "Img2Text";
+    p.epochs = c.img2text.epochs;
+    p.latent_dim = c.img2text.latent_dim;
+  } else {
+    p.title = "Text -> Image";
+    p.tag = "Text2Img";
+    p.epochs = c.text2img.epochs;
+    p.latent_dim = c.text2img.latent_dim;
+  }
+  return p;
+}
+
+namespace {
+
+data::SamplerOptions sampler_options(const Config& config, const dist::Context& ctx) {
+  data::SamplerOptions so;
+  so.seed = config.seed;
+  so.rank = ctx.rank();
+  so.world = ctx.world();
+  so.batch_size = config.train.batch_size;
+  so.shuffle = config.data.shuffle;
+  so.drop_last = config.data.drop_last;
+  return so;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+// [B,3,S,S] in [-1,1] -> uint8 [B,S,S,3]
+torch::Tensor to_u8_images(const torch::Tensor& images) {
+  return ((images.detach().to(torch::kCPU).clamp(-1, 1) + 1) * 127.5)
+      .round()
+      .to(torch::kUInt8)
+      .permute({0, 2, 3, 1})
+      .contiguous();
+}
+
+// Sums of [d_loss, g_loss, d_real, d_fake] / count, averaged over ranks.
+std::vector<double> averaged(const torch::Tensor& sums, double count, dist::Context& ctx,
+                             dist::Communicator& comm) {
+  auto host = sums.to(torch::kCPU);
+  std::vector<double> v(4);
+  for (int i = 0; i < 4; ++i) v[static_cast<size_t>(i)] = host[i].item<double>() / count;
+  if (ctx.world() > 1) comm.allreduce_host(v, dist::ReduceOp::Avg);
+  return v;
+}
+
+}  // namespace
+
+PhaseRunner::PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Context& ctx,
+                         dist::Communicator& comm, torch::Device device, const data::ShardDataset& dataset)
+    : config_(config),
+      phase_(phase),
+      ctx_(ctx),
+      comm_(comm),
+      device_(device),
+      dataset_(dataset),
+      gan_(gan::make_gan(config, phase.name, device)),
+      inputs_(config, phase.name, dataset.caption_labels(), dataset.caption_embeddings(), device),
+      sampler_(dataset.size(), sampler_options(config, ctx)) {
+  const int64_t dim = inputs_.caption_embeddings().size(1);
+  FG_CHECK(dim == phase.latent_dim, "shards in '", config.data.shards, "' hold ", dim,
+           "-d caption embeddings but ", phase.name, ".latent_dim is ", phase.latent_dim, " (set --set ",
+           phase.name, ".latent_dim=", dim, " or re-run data_prep)");
+  FG_CHECK(sampler_.batches_per_epoch() > 0, "split '", config.data.split, "' of '", config.data.shards,
+           "' has ", dataset.size(), " samples: too few for one batch of ", config.train.batch_size,
+           " per rank on ", ctx.world(), " rank(s) with drop_last");
+  if (ctx.world() > 1) {
+    auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb);
+    bucket_reducer_ = bucket.get();
+    grad_sync_ = std::move(bucket);
+  } else {
+    grad_sync_ = std::make_unique<gan::NoGradSync>();
+  }
+  // With one rank the local batch is the global one: the plain BatchNorm path, no all-reduce.
+  if (config.dist.sync_batchnorm && ctx.world() > 1)
+    gan_->set_batch_stats_all_reduce(std::make_shared<dist::CommunicatorBatchStats>(comm));
+  if (ctx.is_root())
+    metrics_ = std::make_unique<MetricsLog>((stdfs::path(config.run_dir) / "metrics.jsonl").string());
+}
+
+checkpoint::CheckpointMeta PhaseRunner::restore(const checkpoint::CheckpointSet& set) {
+  std::map<std::string, torch::Tensor> extra{{"epoch_sums", torch::Tensor()}};
+  auto meta =
+      checkpoint::load_network(set.generator_path, gan_->generator(), &gan_->generator_optimizer(), &extra);
+  checkpoint::load_network(set.discriminator_path, gan_->discriminator(), &gan_->discriminator_optimizer());
+  if (meta.world != ctx_.world()) {
+    spdlog::warn(
+        "resuming {} from a checkpoint written with {} rank(s) on {} rank(s): training continues, but the "
+        "data order differs from an uninterrupted run",
+        set.generator_path, meta.world, ctx_.world());
+  }
+  resumed_epoch_sums_ = extra["epoch_sums"].to(torch::kFloat64);
+  return meta;
+}
+
+bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
+  if (ctx_.world() > 1) {
+    // Everyone starts from rank 0's weights (fresh init) or verifies the same checkpoint was loaded.
+    dist::broadcast_module(comm_, gan_->generator());
+    dist::broadcast_module(comm_, gan_->discriminator());
+  }
+  const int64_t batches = sampler_.batches_per_epoch();
+  if (ctx_.is_root()) {
+    spdlog::info("Training {} GAN on {}", phase_.title, device_.is_cuda() ? "cuda" : "cpu");
+    log_batchnorm_mode();
+  }
+  dist::StopVote vote(comm_);
+  Progress progress{Clock::now(), 0, start_epoch, start_batch};
+  for (int64_t epoch = start_epoch; epoch < phase_.epochs; ++epoch) {
+    const int64_t first_batch = epoch == start_epoch ? start_batch : 0;
+    data::Loader loader(dataset_, sampler_, epoch, first_batch, config_.data.prefetch_batches);
+    // Running sums on the device: d_loss, g_loss, d_real, d_fake (no host sync per step).
+    auto epoch_sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    auto interval_sums = torch::zeros_like(epoch_sums);
+    if (first_batch > 0 && resumed_epoch_sums_.defined() && resumed_epoch_sums_.numel() == 4)
+      epoch_sums += resumed_epoch_sums_.to(device_);
+    int64_t interval_count = 0;
+    auto interval_start = Clock::now();
+    int64_t b = first_batch;
+    bool stop = false;
+    while (auto batch = loader.next()) {
+      faults_.before_step(step, ctx_.rank());
+      vote.start();
+      const gan::StepStats stats = gan::train_step(*gan_, inputs_.build(*batch, epoch), *grad_sync_);
+      const auto row =
+          torch::stack({stats.d_loss, stats.g_loss, stats.d_real, stats.d_fake}).to(torch::kFloat64);
+      epoch_sums += row;
+      interval_sums += row;
+      ++interval_count, ++b, ++step, ++progress.steps_this_run;
+      if (b % config_.train.log_interval == 0 || b == batches) {
+        const double secs = std::chrono::duration<double>(Clock::now() - interval_start).count();
+        log_interval(epoch, b, step, interval_sums, interval_count, secs, progress);
+        interval_sums.zero_();
+        interval_count = 0;
+        interval_start = Clock::now();
+      }
+      if (vote.finish()) {
+        if (b < batches) {
+          save(epoch, b, step, epoch_sums);
+          return true;
+        }
+        stop = true;  // the epoch is complete: finish its bookkeeping (and its checkpoint) below
+      }
+    }
+    const int64_t done = epoch + 1;
+    log_epoch(done, step, epoch_sums);
+    if (done % config_.train.save_interval == 0 || done == phase_.epochs || stop) save(done, 0, step, {});
+    if (stop) return true;
+  }
+  return false;
+}
+
+void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t step, const torch::Tensor& sums,
+                               int64_t count, double secs, const Progress& progress) {
+  const auto v = averaged(sums, static_cast<double>(count), ctx_, comm_);
+  if (!ctx_.is_root()) return;
+  const int64_t batches = sampler_.batches_per_epoch();
+  const double images_per_s =
+      static_cast<double>(count * config_.train.batch_size * ctx_.world()) / std::max(secs, 1e-9);
+  const double run_secs = std::chrono::duration<double>(Clock::now() - progress.phase_start).count();
+  // Time rank 0 sat blocked on gradient all-reduces that backward did not hide.
+  double comm_wait = 0;
+  if (bucket_reducer_) {
+    comm_wait = bucket_reducer_->wait_seconds_total() - comm_wait_logged_;
+    comm_wait_logged_ = bucket_reducer_->wait_seconds_total();
+  }
+  const int64_t total_steps = (phase_.epochs - progress.start_epoch) * batches - progress.start_batch;
+  const double eta = run_secs / static_cast<double>(progress.steps_this_run) *
+                     static_cast<double>(total_steps - progress.steps_this_run);
+  spdlog::info("  Batch {}/{}: D_loss={:.4f}, G_loss={:.4f}", b, batches, v[0], v[1]);
+  spdlog::info("    [{}] epoch {}/{}, {:.1f} img/s, D(real)={:.3f} D(fake)={:.3f}, ETA {}", phase_.tag,
+               epoch + 1, phase_.epochs, images_per_s, v[2], v[3], format_duration(eta));
+  metrics_->write({{"event", "interval"},
+                   {"phase", phase_.name},
+                   {"epoch", epoch + 1},
+                   {"batch", b},
+                   {"step", step},
+                   {"d_loss", v[0]},
+                   {"g_loss", v[1]},
+                   {"d_real", v[2]},
+                   {"d_fake", v[3]},
+                   {"images_per_s", images_per_s},
+                   {"lr_g", config_.train.lr},
+                   {"lr_d", config_.train.lr},
+                   {"world", ctx_.world()},
+                   {"threads", torch::get_num_threads()},
+                   {"comm_wait_s", comm_wait},
+                   {"comm_wait_share", comm_wait / std::max(secs, 1e-9)}});
+}
+
+void PhaseRunner::log_epoch(int64_t done, int64_t step, const torch::Tensor& epoch_sums) {
+  // Averages over all batches of all ranks (every rank ran the same number of batches).
+  const auto avg = averaged(epoch_sums, static_cast<double>(sampler_.batches_per_epoch()), ctx_, comm_);
+  if (!ctx_.is_root()) return;
+  spdlog::info("[{}] Epoch {}/{} done - Avg D_loss: {:.4f}, Avg G_loss: {:.4f}", phase_.tag, done,
+               phase_.epochs, avg[0], avg[1]);
+  metrics_->write({{"event", "epoch"},
+                   {"phase", phase_.name},
+                   {"epoch", done},
+                   {"step", step},
+                   {"d_loss", avg[0]},
+                   {"g_loss", avg[1]},
+                   {"d_real", avg[2]},
+                   {"d_fake", avg[3]}});
+}
+
+void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step,
+                       const torch::Tensor& epoch_sums) {
+  torch::Tensor sums = epoch_sums.defined() ? epoch_sums.to(torch::kCPU) : torch::zeros({4}, torch::kFloat64);
+  if (ctx_.world() > 1 && batch_in_epoch > 0) {
+    std::vector<double> v(sums.data_ptr<double>(), sums.data_ptr<double>() + 4);
+    comm_.allreduce_host(v, dist::ReduceOp::Avg);
+    sums = torch::tensor(v, torch::kFloat64);
+  }
+  if (ctx_.is_root()) {
+    checkpoint::CheckpointMeta meta;
+    meta.phase = phase_.name;
+    meta.epoch = epochs_done;
+    meta.step = step;
+    meta.batch_in_epoch = batch_in_epoch;
+    meta.world = ctx_.world();
+    meta.seed = config_.seed;
+    meta.config_yaml = config_.to_yaml();
+    checkpoint::CheckpointSet set;
+    set.tag = batch_in_epoch == 0 ? fmt::format("epoch_{}", epochs_done)
+                                  : fmt::format("epoch_{}_step_{}", epochs_done, step);
+    set.meta = meta;
+    const std::string& dir = config_.checkpoint_dir;
+    set.generator_path = checkpoint::checkpoint_path(dir, phase_.name, "generator", set.tag);
+    set.discriminator_path = checkpoint::checkpoint_path(dir, phase_.name, "discriminator", set.tag);
+    checkpoint::save_network(set.generator_path, gan_->generator(), &gan_->generator_optimizer(), meta,
+                             {{"epoch_sums", sums}});
+    checkpoint::save_network(set.discriminator_path, gan_->discriminator(), &gan_->discriminator_optimizer(),
+                             meta);
+    models::export_safetensors(stdfs::path(set.generator_path).replace_extension(".safetensors").string(),
+                               gan_->generator(),
+                               {{"phase", phase_.name}, {"tag", set.tag}, {"config_yaml", meta.config_yaml}});
+    if (phase_.name == "text2img")
+      write_sample_grid(stdfs::path(set.generator_path).replace_extension(".png").string());
+    checkpoint::commit_set(dir, set, config_.train.keep_last);
+    spdlog::info("  Saved checkpoints to {}", dir);
+  }
+  if (ctx_.world() > 1) comm_.barrier();
+}
+
+void PhaseRunner::log_batchnorm_mode() const {
+  if (!gan_->has_batch_norm()) return;
+  const int64_t per_rank = config_.train.batch_size, global = per_rank * ctx_.world();
+  if (ctx_.world() == 1) {
+    if (config_.dist.sync_batchnorm)
+      spdlog::info("  BatchNorm: one rank, so dist.sync_batchnorm has nothing to synchronize");
+  } else if (config_.dist.sync_batchnorm) {
+    spdlog::info("  BatchNorm: synchronized over {} ranks (statistics of the global batch of {})",
+                 ctx_.world(), global);
+  } else {
+    spdlog::info(
+        "  BatchNorm: per-rank statistics (batch {} on each of {} ranks); dist.sync_batchnorm: true "
+        "normalises over the global batch of {}",
+        per_rank, ctx_.world(), global);
+  }
+}
+
+// One row per emotion (its first caption), fixed noise: the same grid positions show the same latent point at
+// every checkpoint, so a person can watch the samples evolve.
+void PhaseRunner::write_sample_grid(const std::string& path) {
+  const int64_t cols = config_.text2img.sample_grid_per_emotion, noise_dim = config_.text2img.noise_dim;
+  std::vector<int64_t> ids;
+  for (const auto& ids_of_label : inputs_.captions().by_label) {
+    if (ids_of_label.empty()) continue;
+    for (int64_t c = 0; c < cols; ++c) ids.push_back(ids_of_label.front());
+  }
+  const int64_t n = static_cast<int64_t>(ids.size()), rows = n / cols;
+  torch::Tensor noise;
+  if (noise_dim > 0) {
+    auto gen = at::detail::createCPUGenerator(config_.seed + 12345);
+    // The same noise column across emotions: rows differ only by the caption.
+    noise =
+        torch::randn({rows, cols, noise_dim}, gen).select(0, 0).unsqueeze(0).expand({rows, cols, noise_dim});
+    noise = noise.reshape({n, noise_dim}).to(device_);
+  }
+  torch::NoGradGuard no_grad;
+  gan_->generator().eval();  // running BatchNorm statistics: no state changes, same as inference
+  auto images =
+      gan_->generate(inputs_.caption_embeddings().index_select(0, torch::tensor(ids).to(device_)), noise);
+  gan_->generator().train();
+  data::write_png(path, data::make_grid(to_u8_images(images), cols));
+}
+
+}  // namespace fergan::train

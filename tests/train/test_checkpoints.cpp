@@ -1,0 +1,165 @@
+// Checkpoint sets as the trainer uses them: the optimizer state survives a save/load exactly (a resumed Adam
+// takes the same next step as the uninterrupted one), keep_last keeps the newest K sets and deletes the
+// files of the others, and --resume paths name their set.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fergan/checkpoint/checkpoint.h"
+#include "fergan/core/check.h"
+#include "fergan/train/resume.h"
+
+using namespace fergan;
+using namespace fergan::checkpoint;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    path = stdfs::temp_directory_path() /
+           ("fergan_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    stdfs::create_directories(path);
+  }
+  ~TempDir() { stdfs::remove_all(path); }
+  std::string str() const { return path.string(); }
+  stdfs::path path;
+  static inline int counter = 0;
+};
+
+// One Adam step on a fixed loss of a small network.
+void adam_step(torch::nn::Linear& net, torch::optim::Adam& opt, int64_t k) {
+  torch::manual_seed(100 + k);
+  opt.zero_grad();
+  const auto x = torch::randn({5, 4});
+  (net(x).pow(2).sum() + net->weight.sum()).backward();
+  opt.step();
+}
+
+void touch(const stdfs::path& path) {
+  std::ofstream(path.string()) << "x";
+}
+
+CheckpointSet save_set(const std::string& dir, const std::string& phase, int64_t epoch, int64_t step,
+                       int64_t batch_in_epoch, int keep_last) {
+  torch::nn::Linear g(3, 2), d(2, 1);
+  CheckpointMeta meta;
+  meta.phase = phase;
+  meta.epoch = epoch;
+  meta.step = step;
+  meta.batch_in_epoch = batch_in_epoch;
+  CheckpointSet set;
+  set.tag = batch_in_epoch ? "epoch_" + std::to_string(epoch) + "_step_" + std::to_string(step)
+                           : "epoch_" + std::to_string(epoch);
+  set.meta = meta;
+  set.generator_path = checkpoint_path(dir, phase, "generator", set.tag);
+  set.discriminator_path = checkpoint_path(dir, phase, "discriminator", set.tag);
+  save_network(set.generator_path, *g, nullptr, meta);
+  save_network(set.discriminator_path, *d, nullptr, meta);
+  touch(stdfs::path(set.generator_path).replace_extension(".png"));
+  commit_set(dir, set, keep_last);
+  return set;
+}
+
+}  // namespace
+
+TEST(Checkpoints, OptimizerStateRoundTripsExactly) {
+  TempDir dir;
+  torch::manual_seed(1);
+  torch::nn::Linear net(4, 3);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-2).betas({0.5, 0.999}));
+  for (int64_t k = 0; k < 3; ++k) adam_step(net, opt, k);
+  CheckpointMeta meta;
+  meta.phase = "img2text";
+  meta.epoch = 1;
+  meta.step = 3;
+  const std::string path = (dir.path / "net.pth").string();
+  save_network(path, *net, &opt, meta, {{"epoch_sums", torch::arange(4, torch::kFloat64)}});
+
+  torch::manual_seed(2);  // different initial weights: everything must come from the file
+  torch::nn::Linear resumed(4, 3);
+  torch::optim::Adam resumed_opt(resumed->parameters(), torch::optim::AdamOptions(1e-2).betas({0.5, 0.999}));
+  std::map<std::string, torch::Tensor> extra{{"epoch_sums", torch::Tensor()}};
+  const CheckpointMeta back = load_network(path, *resumed, &resumed_opt, &extra);
+  EXPECT_EQ(back.step, 3);
+  EXPECT_TRUE(torch::equal(extra["epoch_sums"], torch::arange(4, torch::kFloat64)));
+  EXPECT_TRUE(torch::equal(resumed->weight, net->weight));
+
+  // The next step from the restored moments equals the uninterrupted one bit for bit; from fresh moments it
+  // would not (Adam's bias correction and m, v differ).
+  adam_step(net, opt, 3);
+  adam_step(resumed, resumed_opt, 3);
+  EXPECT_TRUE(torch::equal(resumed->weight, net->weight));
+  EXPECT_TRUE(torch::equal(resumed->bias, net->bias));
+  torch::nn::Linear fresh(4, 3);
+  torch::optim::Adam fresh_opt(fresh->parameters(), torch::optim::AdamOptions(1e-2).betas({0.5, 0.999}));
+  load_network(path, *fresh, nullptr);
+  adam_step(fresh, fresh_opt, 3);
+  EXPECT_FALSE(torch::equal(fresh->weight, net->weight));
+}
+
+TEST(Checkpoints, KeepLastKeepsTheNewestSetsAndDeletesTheRest) {
+  TempDir dir;
+  std::vector<CheckpointSet> sets;
+  for (int64_t e = 1; e <= 5; ++e)
+    sets.push_back(save_set(dir.str(), "text2img", e, e * 10, 0, /*keep_last=*/2));
+  const auto listed = list_sets(dir.str(), "text2img");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].tag, "epoch_4");
+  EXPECT_EQ(listed[1].tag, "epoch_5");
+  for (int64_t e = 0; e < 3; ++e) {
+    EXPECT_FALSE(stdfs::exists(sets[e].generator_path)) << sets[e].tag;
+    EXPECT_FALSE(stdfs::exists(sets[e].discriminator_path)) << sets[e].tag;
+    EXPECT_FALSE(stdfs::exists(stdfs::path(sets[e].generator_path).replace_extension(".png"))) << sets[e].tag;
+  }
+  for (int64_t e = 3; e < 5; ++e) EXPECT_TRUE(stdfs::exists(sets[e].generator_path)) << sets[e].tag;
+  EXPECT_EQ(latest_set(dir.str(), "text2img")->tag, "epoch_5");
+  // keep_last 0 keeps everything; the other phase's index is separate.
+  for (int64_t e = 1; e <= 3; ++e) save_set(dir.str(), "img2text", e, e, 0, 0);
+  EXPECT_EQ(list_sets(dir.str(), "img2text").size(), 3u);
+  EXPECT_EQ(list_sets(dir.str(), "text2img").size(), 2u);
+}
+
+TEST(Resume, PathsNameTheirSet) {
+  TempDir dir;
+  const auto mid = save_set(dir.str(), "text2img", 2, 37, 5, 0);
+  for (const auto& path : {mid.generator_path, mid.discriminator_path}) {
+    const auto set = train::set_from_path(path);
+    EXPECT_EQ(set.tag, "epoch_2_step_37");
+    EXPECT_EQ(set.generator_path, mid.generator_path);
+    EXPECT_EQ(set.discriminator_path, mid.discriminator_path);
+    EXPECT_EQ(set.meta.phase, "text2img");
+    EXPECT_EQ(set.meta.batch_in_epoch, 5);
+  }
+  // A checkpoint renamed so that its name no longer says which network and set it is.
+  const auto renamed = dir.path / "my_generator.pth";
+  stdfs::copy_file(mid.generator_path, renamed);
+  try {
+    train::set_from_path(renamed.string());
+    FAIL() << "no error for " << renamed;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("text2img_{generator,discriminator}_<tag>.pth"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(train::set_from_path((dir.path / "missing.pth").string()), Error);
+}
+
+TEST(Resume, AutoTakesTheNewestSetOfEachPhase) {
+  TempDir dir;
+  save_set(dir.str(), "img2text", 1, 10, 0, 0);
+  save_set(dir.str(), "img2text", 2, 20, 0, 0);
+  save_set(dir.str(), "text2img", 1, 4, 3, 0);
+  const auto sets = train::resume_sets("auto", dir.str(), {"img2text", "text2img"});
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_EQ(sets.at("img2text").tag, "epoch_2");
+  EXPECT_EQ(sets.at("text2img").tag, "epoch_1_step_4");
+  EXPECT_TRUE(train::set_is_final(sets.at("img2text"), 2));
+  EXPECT_FALSE(train::set_is_final(sets.at("img2text"), 3));
+  EXPECT_FALSE(train::set_is_final(sets.at("text2img"), 1));  // mid-epoch: batches left
+  EXPECT_TRUE(train::resume_sets("", dir.str(), {"img2text"}).empty());
+  const auto one =
+      train::resume_sets(sets.at("img2text").generator_path, dir.str(), {"img2text", "text2img"});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one.at("img2text").tag, "epoch_2");
+}
