@@ -24,7 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::pair<std::string, torch::Tensor>> module_state(torch::nn::Module& module) {
+std::vector<std::pair<std::string, torch::Tensor>> module_state(const torch::nn::Module& module) {
   std::vector<std::pair<std::string, torch::Tensor>> state;
   for (const auto& p : module.named_parameters(/*recurse=*/true)) state.emplace_back(p.key(), p.value());
   for (const auto& b : module.named_buffers(/*recurse=*/true)) state.emplace_back(b.key(), b.value());
@@ -139,6 +139,49 @@ void save_network(const std::string& path, torch::nn::Module& module, torch::opt
     archive.write("extra/" + name, tensor.detach().to(torch::kCPU), true);
   write_meta(archive, meta);
   fs::write_atomically(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+}
+
+void add_module_to_extra(std::map<std::string, torch::Tensor>& extra, const std::string& prefix,
+                         const torch::nn::Module& module) {
+  for (const auto& [name, tensor] : module_state(module)) extra[prefix + "/" + name] = tensor;
+}
+
+bool load_module_from_extra(const std::string& path, const std::string& prefix, torch::nn::Module& module) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
+  std::vector<std::string> problems;
+  bool any = false;
+  for (auto& [name, target] : module_state(module)) {
+    torch::Tensor stored;
+    if (!archive.try_read("extra/" + prefix + "/" + name, stored)) {
+      problems.push_back("missing " + name);
+    } else {
+      any = true;
+      if (stored.sizes() != target.sizes()) {
+        problems.push_back(name + ": checkpoint " + shape_str(stored) + " vs model " + shape_str(target));
+      } else {
+        copies.emplace_back(target, stored);
+      }
+    }
+  }
+  if (!any) return false;
+  if (!problems.empty()) {
+    std::string list;
+    for (const auto& p : problems) list += "\n  " + p;
+    fail(str("checkpoint '", path, "': its '", prefix, "' copy does not match the model:", list));
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [target, stored] : copies) target.copy_(stored);
+  return true;
+}
+
+std::optional<torch::Tensor> read_extra(const std::string& path, const std::string& name) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  torch::Tensor t;
+  if (!archive.try_read("extra/" + name, t)) return std::nullopt;
+  return t;
 }
 
 CheckpointMeta read_meta(const std::string& path) {

@@ -47,6 +47,7 @@ std::vector<Key> key_table(Config& c) {
       {"data.prefetch_batches", Kind::Int, &c.data.prefetch_batches, 1, 1024},
       {"data.shuffle", Kind::Bool, &c.data.shuffle},
       {"data.drop_last", Kind::Bool, &c.data.drop_last},
+      {"data.class_balanced", Kind::Bool, &c.data.class_balanced},
       {"captions.templates", Kind::StringList, &c.captions.templates},
       {"captions.resample", Kind::Bool, &c.captions.resample},
       {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1 << 20},
@@ -62,6 +63,9 @@ std::vector<Key> key_table(Config& c) {
       {"img2text.latent_dim", Kind::Int, &c.img2text.latent_dim, 1, 65536},
       {"img2text.conditional", Kind::Bool, &c.img2text.conditional},
       {"img2text.matching_aware", Kind::Bool, &c.img2text.matching_aware},
+      {"img2text.loss", Kind::String, &c.img2text.loss, 0, 0, {"bce", "hinge"}},
+      {"img2text.supervised_weight", Kind::Float, &c.img2text.supervised_weight, 0, 1e6},
+      {"img2text.ema_decay", Kind::Float, &c.img2text.ema_decay, 0, 0.999999},
       {"text2img.epochs", Kind::Int, &c.text2img.epochs, 0, inf},
       {"text2img.latent_dim", Kind::Int, &c.text2img.latent_dim, 1, 65536},
       {"text2img.ngf", Kind::Int, &c.text2img.ngf, 1, 4096},
@@ -71,6 +75,14 @@ std::vector<Key> key_table(Config& c) {
       {"text2img.conditional", Kind::Bool, &c.text2img.conditional},
       {"text2img.matching_aware", Kind::Bool, &c.text2img.matching_aware},
       {"text2img.sample_grid_per_emotion", Kind::Int, &c.text2img.sample_grid_per_emotion, 1, 64},
+      {"text2img.channels", Kind::Int, &c.text2img.channels, 1, 3},
+      {"text2img.loss", Kind::String, &c.text2img.loss, 0, 0, {"bce", "hinge"}},
+      {"text2img.spectral_norm", Kind::Bool, &c.text2img.spectral_norm},
+      {"text2img.minibatch_std", Kind::Bool, &c.text2img.minibatch_std},
+      {"text2img.film", Kind::Bool, &c.text2img.film},
+      {"text2img.mode_seeking", Kind::Float, &c.text2img.mode_seeking, 0, 1e6},
+      {"text2img.augment", Kind::StringList, &c.text2img.augment},
+      {"text2img.ema_decay", Kind::Float, &c.text2img.ema_decay, 0, 0.999999},
       {"dist.backend", Kind::String, &c.dist.backend, 0, 0, {"auto", "mpi", "nccl"}},
       {"dist.bucket_mb", Kind::Float, &c.dist.bucket_mb, 0.001, 4096},
       {"dist.sync_batchnorm", Kind::Bool, &c.dist.sync_batchnorm},
@@ -234,6 +246,14 @@ void validate(const Config& c, const std::string& origin) {
   }
   if (c.train.beta1 >= 1.0 || c.train.beta2 >= 1.0) bad("train.beta1/beta2", "must be < 1");
   if (c.data.split.empty()) bad("data.split", "must not be empty");
+  if (c.text2img.channels != 1 && c.text2img.channels != 3)
+    bad("text2img.channels", str("must be 1 or 3, got ", c.text2img.channels));
+  for (const auto& a : c.text2img.augment) {
+    if (a != "translation" && a != "cutout" && a != "color")
+      bad("text2img.augment", "unknown augmentation '" + a + "' (expected translation, cutout, color)");
+  }
+  if (c.text2img.mode_seeking > 0 && c.text2img.noise_dim == 0)
+    bad("text2img.mode_seeking", "needs noise: set text2img.noise_dim > 0");
 }
 
 Config resolve(const YAML::Node& root, const std::string& origin, const std::vector<std::string>& overrides) {

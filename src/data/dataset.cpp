@@ -208,6 +208,9 @@ ShardDataset::ShardDataset(ShardDataset&&) noexcept = default;
 int64_t ShardDataset::size() const {
   return impl_->size;
 }
+std::vector<int64_t> ShardDataset::labels() const {
+  return std::vector<int64_t>(impl_->labels.begin(), impl_->labels.end());
+}
 int ShardDataset::height() const {
   return impl_->manifest.height;
 }

@@ -6,6 +6,7 @@
 #include "fergan/core/check.h"
 #include "fergan/data/rng.h"
 
+#include <algorithm>
 #include <numeric>
 
 namespace fergan::data {
@@ -16,18 +17,39 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, SamplerOptions opti
   FG_CHECK(options.world >= 1 && options.rank >= 0 && options.rank < options.world, "sampler: rank ",
            options.rank, " is not in [0, world=", options.world, ")");
   FG_CHECK(options.batch_size >= 1, "sampler: batch size must be >= 1, got ", options.batch_size);
+  FG_CHECK(options.class_labels.empty() || static_cast<int64_t>(options.class_labels.size()) == dataset_size,
+           "sampler: ", options.class_labels.size(), " class labels for ", dataset_size, " samples");
+  for (size_t i = 0; i < options.class_labels.size(); ++i) {
+    const auto label = static_cast<size_t>(options.class_labels[i]);
+    if (label >= members_.size()) members_.resize(label + 1);
+    members_[label].push_back(static_cast<int64_t>(i));
+  }
+  members_.erase(std::remove_if(members_.begin(), members_.end(), [](const auto& m) { return m.empty(); }),
+                 members_.end());
 }
 
-std::vector<int64_t> DistributedSampler::rank_indices(int64_t epoch) const {
+std::vector<int64_t> DistributedSampler::global_order(int64_t epoch) const {
   std::vector<int64_t> order(size_);
+  Rng rng(splitmix64(options_.seed) ^ splitmix64(0x5eed0000ull + static_cast<uint64_t>(epoch)));
+  if (!members_.empty()) {
+    for (auto& index : order) {
+      const auto& of_class = members_[rng.below(members_.size())];
+      index = of_class[rng.below(of_class.size())];
+    }
+    return order;
+  }
   std::iota(order.begin(), order.end(), 0);
   if (options_.shuffle) {
-    Rng rng(splitmix64(options_.seed) ^ splitmix64(0x5eed0000ull + static_cast<uint64_t>(epoch)));
     for (int64_t i = size_ - 1; i > 0; --i) {
       const int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(i + 1)));
       std::swap(order[i], order[j]);
     }
   }
+  return order;
+}
+
+std::vector<int64_t> DistributedSampler::rank_indices(int64_t epoch) const {
+  const std::vector<int64_t> order = global_order(epoch);
   // Pad by wrapping around (as PyTorch's DistributedSampler) so every rank gets the same count.
   const int64_t world = options_.world;
   const int64_t per_rank = (size_ + world - 1) / world;

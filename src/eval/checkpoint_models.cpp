@@ -86,6 +86,8 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
   m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
   m.generator = make_network(m.config);
   checkpoint::load_network(path, *m.generator, nullptr);
+  // The generator's weight average, when the run kept one, is the generator to sample from.
+  m.weight_average = checkpoint::load_module_from_extra(path, "average", *m.generator);
   m.generator->to(device);
   m.generator->eval();
   return m;
@@ -121,7 +123,9 @@ torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embedd
     if (options.noise_dim > 0) noise = torch::randn({emb.size(0), options.noise_dim}, gen).to(device);
     out.push_back(model.generator->forward(emb, noise).to(torch::kCPU));
   }
-  return torch::cat(out);
+  // A grayscale generator's images as eval's real images are: grey replicated over 3 channels.
+  auto images = torch::cat(out);
+  return images.size(1) == 1 ? images.expand({-1, 3, -1, -1}).contiguous() : images;
 }
 
 torch::Tensor predict_embeddings(LoadedImg2Text& model, const torch::Tensor& images, int64_t batch_size) {

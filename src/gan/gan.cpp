@@ -13,27 +13,47 @@ torch::optim::AdamOptions AdamSettings::options() const {
   return torch::optim::AdamOptions(lr).betas(std::make_tuple(beta1, beta2)).eps(eps);
 }
 
+GanOptions GanOptions::from(const Config& config, const std::string& phase) {
+  GanOptions o;
+  if (phase == "img2text") {
+    const auto& c = config.img2text;
+    o.matching_aware = c.matching_aware;
+    o.loss = c.loss == "hinge" ? Loss::Hinge : Loss::Bce;
+    o.supervised = c.supervised_weight;
+    o.ema_decay = c.ema_decay;
+  } else {
+    FG_CHECK(phase == "text2img", "unknown phase '", phase, "' (expected img2text or text2img)");
+    const auto& c = config.text2img;
+    o.matching_aware = c.matching_aware;
+    o.loss = c.loss == "hinge" ? Loss::Hinge : Loss::Bce;
+    o.mode_seeking = c.mode_seeking;
+    o.augment = AugmentPolicy::parse(c.augment, "text2img.augment");
+    o.ema_decay = c.ema_decay;
+  }
+  return o;
+}
+
 Gan::Gan(std::shared_ptr<torch::nn::Module> generator, std::shared_ptr<torch::nn::Module> discriminator,
-         bool matching_aware, const AdamSettings& adam, torch::Device device)
-    : generator_(std::move(generator)),
-      discriminator_(std::move(discriminator)),
-      matching_aware_(matching_aware) {
+         const GanOptions& options, const AdamSettings& adam, torch::Device device)
+    : generator_(std::move(generator)), discriminator_(std::move(discriminator)), options_(options) {
   generator_->to(device);
   discriminator_->to(device);
   // Built after the move, so the optimizers hold the device tensors.
   generator_optimizer_ = std::make_unique<torch::optim::Adam>(generator_->parameters(), adam.options());
   discriminator_optimizer_ =
       std::make_unique<torch::optim::Adam>(discriminator_->parameters(), adam.options());
+  if (options_.ema_decay > 0)
+    average_ = std::make_unique<WeightAverage>(generator_->clone(device), options_.ema_decay);
 }
 
 namespace {
 // An unconditional discriminator never sees which condition a sample belongs to, so a "wrong pair" would
 // just be a real sample labelled fake.
 template <typename Options>
-const Options& check_matching_aware(const Options& options, bool matching_aware, const char* phase) {
-  FG_CHECK(!matching_aware || options.conditional, phase, ".matching_aware = true needs ", phase,
+const Options& check_matching_aware(const Options& networks, const GanOptions& options, const char* phase) {
+  FG_CHECK(!options.matching_aware || networks.conditional, phase, ".matching_aware = true needs ", phase,
            ".conditional = true");
-  return options;
+  return networks;
 }
 }  // namespace
 
@@ -46,20 +66,21 @@ std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> Img2TextGan:
   return {g, d};
 }
 
-Img2TextGan::Img2TextGan(const models::Img2TextOptions& options, bool matching_aware,
+Img2TextGan::Img2TextGan(const models::Img2TextOptions& networks, const GanOptions& options,
                          const AdamSettings& adam, torch::Device device)
-    : Img2TextGan(make_networks(check_matching_aware(options, matching_aware, "img2text")), matching_aware,
-                  adam, device) {}
+    : Img2TextGan(make_networks(check_matching_aware(networks, options, "img2text")), options, adam, device) {
+}
 
 Img2TextGan::Img2TextGan(std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> networks,
-                         bool matching_aware, const AdamSettings& adam, torch::Device device)
-    : Gan(networks.first.ptr(), networks.second.ptr(), matching_aware, adam, device),
+                         const GanOptions& options, const AdamSettings& adam, torch::Device device)
+    : Gan(networks.first.ptr(), networks.second.ptr(), options, adam, device),
       G(networks.first),
       D(networks.second) {}
 
-torch::Tensor Img2TextGan::generate(const torch::Tensor& images, const torch::Tensor& noise) {
-  FG_CHECK(!noise.defined(), "Img2TextGan::generate: the Image->Text generator takes no noise");
-  return G->forward(images);
+torch::Tensor Img2TextGan::run_generator(torch::nn::Module& generator, const torch::Tensor& images,
+                                         const torch::Tensor& noise) {
+  FG_CHECK(!noise.defined(), "Img2TextGan: the Image->Text generator takes no noise");
+  return dynamic_cast<models::Img2TextGeneratorImpl&>(generator).forward(images);
 }
 
 torch::Tensor Img2TextGan::discriminate(const torch::Tensor& embeddings, const torch::Tensor& images) {
@@ -73,19 +94,20 @@ std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> Text2Img
   return {g, d};
 }
 
-Text2ImgGan::Text2ImgGan(const models::Text2ImgOptions& options, bool matching_aware,
+Text2ImgGan::Text2ImgGan(const models::Text2ImgOptions& networks, const GanOptions& options,
                          const AdamSettings& adam, torch::Device device)
-    : Text2ImgGan(make_networks(check_matching_aware(options, matching_aware, "text2img")), matching_aware,
-                  adam, device) {}
+    : Text2ImgGan(make_networks(check_matching_aware(networks, options, "text2img")), options, adam, device) {
+}
 
 Text2ImgGan::Text2ImgGan(std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> networks,
-                         bool matching_aware, const AdamSettings& adam, torch::Device device)
-    : Gan(networks.first.ptr(), networks.second.ptr(), matching_aware, adam, device),
+                         const GanOptions& options, const AdamSettings& adam, torch::Device device)
+    : Gan(networks.first.ptr(), networks.second.ptr(), options, adam, device),
       G(networks.first),
       D(networks.second) {}
 
-torch::Tensor Text2ImgGan::generate(const torch::Tensor& embeddings, const torch::Tensor& noise) {
-  return G->forward(embeddings, noise);
+torch::Tensor Text2ImgGan::run_generator(torch::nn::Module& generator, const torch::Tensor& embeddings,
+                                         const torch::Tensor& noise) {
+  return dynamic_cast<models::Text2ImageGeneratorImpl&>(generator).forward(embeddings, noise);
 }
 
 torch::Tensor Text2ImgGan::discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) {
@@ -99,13 +121,10 @@ void Text2ImgGan::set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsA
 
 std::unique_ptr<Gan> make_gan(const Config& config, const std::string& phase, torch::Device device) {
   const AdamSettings adam = AdamSettings::from(config);
-  if (phase == "img2text") {
-    return std::make_unique<Img2TextGan>(models::Img2TextOptions::from(config),
-                                         config.img2text.matching_aware, adam, device);
-  }
-  FG_CHECK(phase == "text2img", "unknown phase '", phase, "' (expected img2text or text2img)");
-  return std::make_unique<Text2ImgGan>(models::Text2ImgOptions::from(config), config.text2img.matching_aware,
-                                       adam, device);
+  const GanOptions options = GanOptions::from(config, phase);
+  if (phase == "img2text")
+    return std::make_unique<Img2TextGan>(models::Img2TextOptions::from(config), options, adam, device);
+  return std::make_unique<Text2ImgGan>(models::Text2ImgOptions::from(config), options, adam, device);
 }
 
 }  // namespace fergan::gan

@@ -6,17 +6,36 @@
 namespace fergan::gan {
 
 namespace {
+
 void check_inputs(const Gan& gan, const StepInputs& in) {
+  const GanOptions& o = gan.options();
   FG_CHECK(in.condition.defined() && in.real.defined(), "train_step: condition and real are required");
-  FG_CHECK(in.wrong_sample.defined() == gan.matching_aware() &&
-               in.wrong_condition.defined() == gan.matching_aware(),
+  FG_CHECK(in.wrong_sample.defined() == o.matching_aware && in.wrong_condition.defined() == o.matching_aware,
            "train_step: wrong_sample/wrong_condition must be given ",
-           gan.matching_aware() ? "(matching-aware GAN)" : "only to a matching-aware GAN");
+           o.matching_aware ? "(matching-aware GAN)" : "only to a matching-aware GAN");
+  FG_CHECK(!o.augment.any() || (in.augment.defined() && in.augment.size(1) == kAugmentUses),
+           "train_step: DiffAugment needs augment parameters [B, ", kAugmentUses, ", ", kAugmentParams, "]");
+  FG_CHECK(o.mode_seeking == 0 || (in.noise.defined() && in.noise2.defined()),
+           "train_step: the mode-seeking term needs noise and noise2");
 }
+
+// D's view of a sample: augmented (DiffAugment) in slot `use` when the GAN augments, else as is.
+torch::Tensor seen_by_d(const Gan& gan, const StepInputs& in, const torch::Tensor& sample, AugmentUse use) {
+  if (!gan.options().augment.any()) return sample;
+  return augment(sample, in.augment.select(1, static_cast<int64_t>(use)), gan.options().augment);
+}
+
+// mean |G(c, z1) - G(c, z2)| / mean |z1 - z2|: how far the output moves per unit of noise (Mao et al. 2019).
+torch::Tensor output_change_per_noise(const torch::Tensor& fake1, const torch::Tensor& fake2,
+                                      const torch::Tensor& z1, const torch::Tensor& z2) {
+  return (fake1 - fake2).abs().mean() / (z1 - z2).abs().mean();
+}
+
 }  // namespace
 
 StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
   check_inputs(gan, in);
+  const GanOptions& o = gan.options();
   StepStats stats;
 
   // Discriminator update. The generator runs without a graph: its output is a constant here.
@@ -27,11 +46,13 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
   }
   const std::vector<torch::Tensor> d_params = gan.discriminator().parameters(true);
   gan.discriminator_optimizer().zero_grad();
-  torch::Tensor real_logits = gan.discriminate(in.real, in.condition);
-  torch::Tensor fake_logits = gan.discriminate(fake, in.condition);
+  torch::Tensor real_logits = gan.discriminate(seen_by_d(gan, in, in.real, AugmentUse::Real), in.condition);
+  torch::Tensor fake_logits = gan.discriminate(seen_by_d(gan, in, fake, AugmentUse::Fake), in.condition);
   torch::Tensor wrong_logits;
-  if (gan.matching_aware()) wrong_logits = gan.discriminate(in.wrong_sample, in.wrong_condition);
-  stats.d_loss = discriminator_loss(real_logits, fake_logits, wrong_logits);
+  if (o.matching_aware)
+    wrong_logits =
+        gan.discriminate(seen_by_d(gan, in, in.wrong_sample, AugmentUse::Wrong), in.wrong_condition);
+  stats.d_loss = discriminator_loss(o.loss, real_logits, fake_logits, wrong_logits);
   sync.begin(d_params);
   stats.d_loss.backward();
   sync.end(d_params);
@@ -45,13 +66,38 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
   {
     FrozenParameters frozen(gan.discriminator());
     gan.generator_optimizer().zero_grad();
-    torch::Tensor fake_for_g = gan.generate(in.condition, in.noise);
-    stats.g_loss = bce_with_logits(gan.discriminate(fake_for_g, in.condition), 1.0);
+    // With the mode-seeking term: two samples per condition with independent noise, in one generator pass;
+    // both must fool D, and the term rewards their difference.
+    torch::Tensor fake_g, fake_g2;
+    if (o.mode_seeking > 0) {
+      const auto both =
+          gan.generate(torch::cat({in.condition, in.condition}), torch::cat({in.noise, in.noise2}));
+      fake_g = both.chunk(2)[0], fake_g2 = both.chunk(2)[1];
+    } else {
+      fake_g = gan.generate(in.condition, in.noise);
+    }
+    torch::Tensor g_loss = generator_loss(
+        o.loss, gan.discriminate(seen_by_d(gan, in, fake_g, AugmentUse::GeneratorFake), in.condition));
+    if (o.mode_seeking > 0) {
+      const auto fool_2 = generator_loss(
+          o.loss, gan.discriminate(seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition));
+      const auto change = output_change_per_noise(fake_g, fake_g2, in.noise, in.noise2);
+      g_loss = (g_loss + fool_2) / 2 + o.mode_seeking / (change + 1e-5);
+      stats.mode_seeking = change.detach();
+    }
+    if (o.supervised > 0) {
+      // The supervised (pix2pix-style) term: G's output should point where the true sample points.
+      const auto distance = (1 - torch::cosine_similarity(fake_g, in.real, 1)).mean();
+      g_loss = g_loss + o.supervised * distance;
+      stats.supervised = distance.detach();
+    }
+    stats.g_loss = g_loss;
     sync.begin(g_params);
     stats.g_loss.backward();
     sync.end(g_params);
   }
   gan.generator_optimizer().step();
+  if (gan.weight_average()) gan.weight_average()->update(gan.generator());
   stats.g_loss = stats.g_loss.detach();
   return stats;
 }
@@ -60,12 +106,23 @@ torch::Tensor bce_with_logits(const torch::Tensor& logits, double target) {
   return torch::binary_cross_entropy_with_logits(logits, torch::full_like(logits, target));
 }
 
-torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
-                                 const torch::Tensor& wrong_logits) {
-  torch::Tensor real_loss = bce_with_logits(real_logits, 1.0);
-  torch::Tensor fake_loss = bce_with_logits(fake_logits, 0.0);
-  if (wrong_logits.defined()) fake_loss = (fake_loss + bce_with_logits(wrong_logits, 0.0)) / 2;
-  return (real_loss + fake_loss) / 2;
+torch::Tensor discriminator_loss(Loss loss, const torch::Tensor& real_logits,
+                                 const torch::Tensor& fake_logits, const torch::Tensor& wrong_logits) {
+  torch::Tensor real_term, fake_term;
+  if (loss == Loss::Hinge) {
+    real_term = torch::relu(1 - real_logits).mean();
+    fake_term = torch::relu(1 + fake_logits).mean();
+    if (wrong_logits.defined()) fake_term = (fake_term + torch::relu(1 + wrong_logits).mean()) / 2;
+  } else {
+    real_term = bce_with_logits(real_logits, 1.0);
+    fake_term = bce_with_logits(fake_logits, 0.0);
+    if (wrong_logits.defined()) fake_term = (fake_term + bce_with_logits(wrong_logits, 0.0)) / 2;
+  }
+  return (real_term + fake_term) / 2;
+}
+
+torch::Tensor generator_loss(Loss loss, const torch::Tensor& fake_logits) {
+  return loss == Loss::Hinge ? -fake_logits.mean() : bce_with_logits(fake_logits, 1.0);
 }
 
 FrozenParameters::FrozenParameters(const torch::nn::Module& module) : params_(module.parameters(true)) {

@@ -23,6 +23,10 @@ Text2ImgOptions Text2ImgOptions::from(const Config& config) {
   o.image_size = config.text2img.image_size;
   o.noise_dim = config.text2img.noise_dim;
   o.conditional = config.text2img.conditional;
+  o.channels = config.text2img.channels;
+  o.spectral_norm = config.text2img.spectral_norm;
+  o.minibatch_std = config.text2img.minibatch_std;
+  o.film = config.text2img.film;
   o.validate();
   return o;
 }
@@ -34,6 +38,7 @@ void Text2ImgOptions::validate() const {
   FG_CHECK(ngf > 0, "text2img.ngf: must be positive, got ", ngf);
   FG_CHECK(ndf > 0, "text2img.ndf: must be positive, got ", ndf);
   FG_CHECK(noise_dim >= 0, "text2img.noise_dim: must be >= 0, got ", noise_dim);
+  FG_CHECK(channels == 1 || channels == 3, "text2img.channels: must be 1 or 3, got ", channels);
 }
 
 int64_t Text2ImgOptions::num_scale_blocks() const {

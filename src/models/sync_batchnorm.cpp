@@ -124,18 +124,21 @@ torch::Tensor sync_batch_norm2d(const torch::Tensor& input, torch::nn::BatchNorm
                                         all_reduce);
 }
 
+torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& input,
+                                 const std::shared_ptr<BatchStatsAllReduce>& all_reduce) {
+  // Eval mode normalises with the running statistics: local, nothing to synchronise.
+  if (all_reduce && (bn.is_training() || !bn.options.track_running_stats()))
+    return sync_batch_norm2d(input, bn, all_reduce);
+  return bn.forward(input);
+}
+
 torch::Tensor forward_with_batch_stats(torch::nn::Sequential& seq, const torch::Tensor& input,
                                        const std::shared_ptr<BatchStatsAllReduce>& all_reduce) {
   if (!all_reduce) return seq->forward(input);
   torch::Tensor x = input;
   for (auto& layer : *seq) {
     auto* bn = layer.ptr()->as<torch::nn::BatchNorm2dImpl>();
-    // Eval mode normalises with the running statistics: local, nothing to synchronise.
-    if (bn && (bn->is_training() || !bn->options.track_running_stats())) {
-      x = sync_batch_norm2d(x, *bn, all_reduce);
-    } else {
-      x = layer.forward(x);
-    }
+    x = bn ? batch_norm_forward(*bn, x, all_reduce) : layer.forward(x);
   }
   return x;
 }

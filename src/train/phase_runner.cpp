@@ -36,7 +36,8 @@ PhaseInfo PhaseInfo::of(const Config& c, const std::string& phase) {
 
 namespace {
 
-data::SamplerOptions sampler_options(const Config& config, const dist::Context& ctx) {
+data::SamplerOptions sampler_options(const Config& config, const dist::Context& ctx,
+                                     const data::ShardDataset& dataset) {
   data::SamplerOptions so;
   so.seed = config.seed;
   so.rank = ctx.rank();
@@ -44,6 +45,7 @@ data::SamplerOptions sampler_options(const Config& config, const dist::Context& 
   so.batch_size = config.train.batch_size;
   so.shuffle = config.data.shuffle;
   so.drop_last = config.data.drop_last;
+  if (config.data.class_balanced) so.class_labels = dataset.labels();
   return so;
 }
 
@@ -62,12 +64,23 @@ torch::Tensor to_u8_images(const torch::Tensor& images) {
       .contiguous();
 }
 
-// Sums of [d_loss, g_loss, d_real, d_fake] / count, averaged over ranks.
+// What the loop sums per step, in this order: d_loss, g_loss, d_real, d_fake, and the mode-seeking and
+// supervised terms (0 when off).
+constexpr int64_t kStats = 6;
+
+torch::Tensor stats_row(const gan::StepStats& s) {
+  auto or_zero = [&](const torch::Tensor& t) { return t.defined() ? t : torch::zeros_like(s.d_loss); };
+  return torch::stack(
+             {s.d_loss, s.g_loss, s.d_real, s.d_fake, or_zero(s.mode_seeking), or_zero(s.supervised)})
+      .to(torch::kFloat64);
+}
+
+// Sums of the stats / count, averaged over ranks.
 std::vector<double> averaged(const torch::Tensor& sums, double count, dist::Context& ctx,
                              dist::Communicator& comm) {
   auto host = sums.to(torch::kCPU);
-  std::vector<double> v(4);
-  for (int i = 0; i < 4; ++i) v[static_cast<size_t>(i)] = host[i].item<double>() / count;
+  std::vector<double> v(kStats);
+  for (int64_t i = 0; i < kStats; ++i) v[static_cast<size_t>(i)] = host[i].item<double>() / count;
   if (ctx.world() > 1) comm.allreduce_host(v, dist::ReduceOp::Avg);
   return v;
 }
@@ -84,7 +97,7 @@ PhaseRunner::PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Con
       dataset_(dataset),
       gan_(gan::make_gan(config, phase.name, device)),
       inputs_(config, phase.name, dataset.caption_labels(), dataset.caption_embeddings(), device),
-      sampler_(dataset.size(), sampler_options(config, ctx)) {
+      sampler_(dataset.size(), sampler_options(config, ctx, dataset)) {
   const int64_t dim = inputs_.caption_embeddings().size(1);
   FG_CHECK(dim == phase.latent_dim, "shards in '", config.data.shards, "' hold ", dim,
            "-d caption embeddings but ", phase.name, ".latent_dim is ", phase.latent_dim, " (set --set ",
@@ -118,6 +131,17 @@ checkpoint::CheckpointMeta PhaseRunner::restore(const checkpoint::CheckpointSet&
         set.generator_path, meta.world, ctx_.world());
   }
   resumed_epoch_sums_ = extra["epoch_sums"].to(torch::kFloat64);
+  if (auto* average = gan_->weight_average()) {
+    if (checkpoint::load_module_from_extra(set.generator_path, "average", average->model())) {
+      average->set_updates(checkpoint::read_extra(set.generator_path, "average_updates")->item<int64_t>());
+      if (ctx_.is_root()) spdlog::info("  weight average restored ({} updates)", average->updates());
+    } else {
+      // A run that switches the average on when it resumes: it starts from the weights as they are.
+      average->restart_from(gan_->generator());
+      if (ctx_.is_root())
+        spdlog::warn("{} holds no weight average; it starts from the resumed weights", set.generator_path);
+    }
+  }
   return meta;
 }
 
@@ -138,10 +162,10 @@ bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
     const int64_t first_batch = epoch == start_epoch ? start_batch : 0;
     data::Loader loader(dataset_, sampler_, epoch, first_batch, config_.data.prefetch_batches);
     // Running sums on the device: d_loss, g_loss, d_real, d_fake (no host sync per step).
-    auto epoch_sums = torch::zeros({4}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    auto epoch_sums = torch::zeros({kStats}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     auto interval_sums = torch::zeros_like(epoch_sums);
-    if (first_batch > 0 && resumed_epoch_sums_.defined() && resumed_epoch_sums_.numel() == 4)
-      epoch_sums += resumed_epoch_sums_.to(device_);
+    if (first_batch > 0 && resumed_epoch_sums_.defined() && resumed_epoch_sums_.numel() <= kStats)
+      epoch_sums.narrow(0, 0, resumed_epoch_sums_.numel()) += resumed_epoch_sums_.to(device_);
     int64_t interval_count = 0;
     auto interval_start = Clock::now();
     int64_t b = first_batch;
@@ -150,8 +174,7 @@ bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
       faults_.before_step(step, ctx_.rank());
       vote.start();
       const gan::StepStats stats = gan::train_step(*gan_, inputs_.build(*batch, epoch), *grad_sync_);
-      const auto row =
-          torch::stack({stats.d_loss, stats.g_loss, stats.d_real, stats.d_fake}).to(torch::kFloat64);
+      const auto row = stats_row(stats);
       epoch_sums += row;
       interval_sums += row;
       ++interval_count, ++b, ++step, ++progress.steps_this_run;
@@ -198,22 +221,29 @@ void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t step, const tor
   spdlog::info("  Batch {}/{}: D_loss={:.4f}, G_loss={:.4f}", b, batches, v[0], v[1]);
   spdlog::info("    [{}] epoch {}/{}, {:.1f} img/s, D(real)={:.3f} D(fake)={:.3f}, ETA {}", phase_.tag,
                epoch + 1, phase_.epochs, images_per_s, v[2], v[3], format_duration(eta));
-  metrics_->write({{"event", "interval"},
-                   {"phase", phase_.name},
-                   {"epoch", epoch + 1},
-                   {"batch", b},
-                   {"step", step},
-                   {"d_loss", v[0]},
-                   {"g_loss", v[1]},
-                   {"d_real", v[2]},
-                   {"d_fake", v[3]},
-                   {"images_per_s", images_per_s},
-                   {"lr_g", config_.train.lr},
-                   {"lr_d", config_.train.lr},
-                   {"world", ctx_.world()},
-                   {"threads", torch::get_num_threads()},
-                   {"comm_wait_s", comm_wait},
-                   {"comm_wait_share", comm_wait / std::max(secs, 1e-9)}});
+  nlohmann::json record = {{"event", "interval"},
+                           {"phase", phase_.name},
+                           {"epoch", epoch + 1},
+                           {"batch", b},
+                           {"step", step},
+                           {"d_loss", v[0]},
+                           {"g_loss", v[1]},
+                           {"d_real", v[2]},
+                           {"d_fake", v[3]},
+                           {"images_per_s", images_per_s},
+                           {"lr_g", config_.train.lr},
+                           {"lr_d", config_.train.lr},
+                           {"world", ctx_.world()},
+                           {"threads", torch::get_num_threads()},
+                           {"comm_wait_s", comm_wait},
+                           {"comm_wait_share", comm_wait / std::max(secs, 1e-9)}};
+  add_optional_terms(record, v);
+  metrics_->write(record);
+}
+
+void PhaseRunner::add_optional_terms(nlohmann::json& record, const std::vector<double>& v) const {
+  if (gan_->options().mode_seeking > 0) record["mode_seeking_change"] = v[4];
+  if (gan_->options().supervised > 0) record["supervised_distance"] = v[5];
 }
 
 void PhaseRunner::log_epoch(int64_t done, int64_t step, const torch::Tensor& epoch_sums) {
@@ -222,21 +252,19 @@ void PhaseRunner::log_epoch(int64_t done, int64_t step, const torch::Tensor& epo
   if (!ctx_.is_root()) return;
   spdlog::info("[{}] Epoch {}/{} done - Avg D_loss: {:.4f}, Avg G_loss: {:.4f}", phase_.tag, done,
                phase_.epochs, avg[0], avg[1]);
-  metrics_->write({{"event", "epoch"},
-                   {"phase", phase_.name},
-                   {"epoch", done},
-                   {"step", step},
-                   {"d_loss", avg[0]},
-                   {"g_loss", avg[1]},
-                   {"d_real", avg[2]},
-                   {"d_fake", avg[3]}});
+  nlohmann::json record = {{"event", "epoch"}, {"phase", phase_.name}, {"epoch", done},
+                           {"step", step},     {"d_loss", avg[0]},     {"g_loss", avg[1]},
+                           {"d_real", avg[2]}, {"d_fake", avg[3]}};
+  add_optional_terms(record, avg);
+  metrics_->write(record);
 }
 
 void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step,
                        const torch::Tensor& epoch_sums) {
-  torch::Tensor sums = epoch_sums.defined() ? epoch_sums.to(torch::kCPU) : torch::zeros({4}, torch::kFloat64);
+  torch::Tensor sums =
+      epoch_sums.defined() ? epoch_sums.to(torch::kCPU) : torch::zeros({kStats}, torch::kFloat64);
   if (ctx_.world() > 1 && batch_in_epoch > 0) {
-    std::vector<double> v(sums.data_ptr<double>(), sums.data_ptr<double>() + 4);
+    std::vector<double> v(sums.data_ptr<double>(), sums.data_ptr<double>() + kStats);
     comm_.allreduce_host(v, dist::ReduceOp::Avg);
     sums = torch::tensor(v, torch::kFloat64);
   }
@@ -256,8 +284,14 @@ void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step
     const std::string& dir = config_.checkpoint_dir;
     set.generator_path = checkpoint::checkpoint_path(dir, phase_.name, "generator", set.tag);
     set.discriminator_path = checkpoint::checkpoint_path(dir, phase_.name, "discriminator", set.tag);
+    std::map<std::string, torch::Tensor> extra{{"epoch_sums", sums}};
+    if (auto* average = gan_->weight_average()) {
+      refresh_average_statistics();
+      checkpoint::add_module_to_extra(extra, "average", average->model());
+      extra["average_updates"] = torch::tensor(average->updates(), torch::kInt64);
+    }
     checkpoint::save_network(set.generator_path, gan_->generator(), &gan_->generator_optimizer(), meta,
-                             {{"epoch_sums", sums}});
+                             extra);
     checkpoint::save_network(set.discriminator_path, gan_->discriminator(), &gan_->discriminator_optimizer(),
                              meta);
     models::export_safetensors(stdfs::path(set.generator_path).replace_extension(".safetensors").string(),
@@ -288,6 +322,24 @@ void PhaseRunner::log_batchnorm_mode() const {
   }
 }
 
+// Standing statistics for the weight average's BatchNorms (weight_average.h): 8 batches of 64 captions drawn
+// uniformly from the table, with noise, from a fixed seed, so that every checkpoint measures them alike.
+void PhaseRunner::refresh_average_statistics() {
+  auto* average = gan_->weight_average();
+  if (!average || !gan_->has_batch_norm()) return;
+  const torch::Tensor& table = inputs_.caption_embeddings();
+  const int64_t noise_dim = config_.text2img.noise_dim, batch = 64, batches = 8;
+  auto gen = at::detail::createCPUGenerator(config_.seed + 54321);
+  gan::refresh_batch_norm_statistics(average->model(), [&] {
+    for (int64_t k = 0; k < batches; ++k) {
+      const auto ids = torch::randint(table.size(0), {batch}, gen, torch::kLong).to(device_);
+      torch::Tensor noise;
+      if (noise_dim > 0) noise = torch::randn({batch, noise_dim}, gen).to(device_);
+      gan_->generate_average(table.index_select(0, ids), noise);
+    }
+  });
+}
+
 // One row per emotion (its first caption), fixed noise: the same grid positions show the same latent point at
 // every checkpoint, so a person can watch the samples evolve.
 void PhaseRunner::write_sample_grid(const std::string& path) {
@@ -307,10 +359,12 @@ void PhaseRunner::write_sample_grid(const std::string& path) {
     noise = noise.reshape({n, noise_dim}).to(device_);
   }
   torch::NoGradGuard no_grad;
-  gan_->generator().eval();  // running BatchNorm statistics: no state changes, same as inference
-  auto images =
-      gan_->generate(inputs_.caption_embeddings().index_select(0, torch::tensor(ids).to(device_)), noise);
-  gan_->generator().train();
+  // As inference runs it: the weight average if any, running BatchNorm statistics (no state changes).
+  auto& generator = gan_->weight_average() ? gan_->weight_average()->model() : gan_->generator();
+  generator.eval();
+  auto images = gan_->generate_average(
+      inputs_.caption_embeddings().index_select(0, torch::tensor(ids).to(device_)), noise);
+  generator.train();
   data::write_png(path, data::make_grid(to_u8_images(images), cols));
 }
 

@@ -27,6 +27,8 @@ DrawSettings DrawSettings::from(const Config& config, const std::string& phase) 
   } else {
     s.matching_aware = config.text2img.matching_aware;
     s.noise_dim = config.text2img.noise_dim;
+    s.second_noise = config.text2img.mode_seeking > 0;
+    s.augment = !config.text2img.augment.empty();
   }
   return s;
 }
@@ -51,6 +53,15 @@ SampleDraw draw_sample(const DrawSettings& settings, const CaptionIndex& caption
   }
   draw.noise.resize(static_cast<size_t>(settings.noise_dim));
   for (auto& v : draw.noise) v = static_cast<float>(rng.normal());
+  // Later draws come after the earlier ones, so switching them on leaves the draws above unchanged.
+  if (settings.second_noise) {
+    draw.noise2.resize(static_cast<size_t>(settings.noise_dim));
+    for (auto& v : draw.noise2) v = static_cast<float>(rng.normal());
+  }
+  if (settings.augment) {
+    draw.augment.resize(static_cast<size_t>(gan::kAugmentUses * gan::kAugmentParams));
+    for (auto& v : draw.augment) v = static_cast<float>(rng.uniform());
+  }
   return draw;
 }
 
@@ -62,6 +73,7 @@ StepInputBuilder::StepInputBuilder(const Config& config, const std::string& phas
       embeddings_(caption_embeddings.to(device)),
       device_(device),
       image_size_(phase == "img2text" ? kImg2TextImageSize : config.text2img.image_size),
+      channels_(phase == "img2text" ? 3 : config.text2img.channels),
       image_to_text_(phase == "img2text") {}
 
 gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch) const {
@@ -70,23 +82,32 @@ gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch)
   auto stored = batch.captions.accessor<int64_t, 1>();
   auto index = batch.indices.accessor<int64_t, 1>();
   std::vector<int64_t> real_ids, wrong_ids;
-  torch::Tensor noise;
+  torch::Tensor noise, noise2, augment;
   if (settings_.noise_dim > 0) noise = torch::empty({n, settings_.noise_dim});
+  if (settings_.second_noise) noise2 = torch::empty({n, settings_.noise_dim});
+  if (settings_.augment) augment = torch::empty({n, gan::kAugmentUses, gan::kAugmentParams});
   for (int64_t i = 0; i < n; ++i) {
     const SampleDraw draw = draw_sample(settings_, captions_, epoch, index[i], labels[i], stored[i]);
     real_ids.push_back(draw.caption);
     if (settings_.matching_aware) wrong_ids.push_back(draw.wrong_caption);
-    if (noise.defined())
-      std::copy(draw.noise.begin(), draw.noise.end(), noise.data_ptr<float>() + i * settings_.noise_dim);
+    auto copy_row = [i](const std::vector<float>& values, torch::Tensor& to) {
+      if (to.defined()) std::copy(values.begin(), values.end(), to.data_ptr<float>() + i * to[0].numel());
+    };
+    copy_row(draw.noise, noise);
+    copy_row(draw.noise2, noise2);
+    copy_row(draw.augment, augment);
   }
+  // The model input replicates a grey image over 3 channels; a 1-channel network takes the first.
   const torch::Tensor images =
-      data::to_model_input(batch.images, image_size_).to(device_, /*non_blocking=*/true);
+      data::to_model_input(batch.images, image_size_).narrow(1, 0, channels_).contiguous().to(device_, true);
   const torch::Tensor caption_emb = embeddings_.index_select(0, torch::tensor(real_ids).to(device_));
   torch::Tensor wrong_emb;
   if (settings_.matching_aware) wrong_emb = embeddings_.index_select(0, torch::tensor(wrong_ids).to(device_));
 
   gan::StepInputs in;
   if (noise.defined()) in.noise = noise.to(device_, /*non_blocking=*/true);
+  if (noise2.defined()) in.noise2 = noise2.to(device_, /*non_blocking=*/true);
+  if (augment.defined()) in.augment = augment.to(device_, /*non_blocking=*/true);
   if (image_to_text_) {  // G: image -> caption embedding; D judges an embedding given the image
     in.condition = images;
     in.real = caption_emb;

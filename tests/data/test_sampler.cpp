@@ -6,7 +6,7 @@
 #include <set>
 
 #include "fergan/core/check.h"
-#include "fergan/data/loader.h"
+#include "fergan/data/sampler.h"
 
 using namespace fergan::data;
 
@@ -94,4 +94,32 @@ TEST(Sampler, RejectsBadOptions) {
   EXPECT_THROW(DistributedSampler(10, opts(1, 0, 1, 0)), fergan::Error);
   DistributedSampler s(10, opts(1, 0, 1, 4));
   EXPECT_THROW(s.batch(0, 3), fergan::Error);
+}
+
+TEST(Sampler, ClassBalancedDrawsEveryClassAlike) {
+  // 1000 samples: class 0 holds 900, class 1 holds 90, class 2 holds 10.
+  std::vector<int64_t> labels(1000, 0);
+  for (int64_t i = 900; i < 990; ++i) labels[i] = 1;
+  for (int64_t i = 990; i < 1000; ++i) labels[i] = 2;
+  auto o = opts(5, 0, 1, 10);
+  o.class_labels = labels;
+  DistributedSampler s(1000, o);
+  std::vector<int64_t> per_class(3, 0);
+  for (int64_t epoch = 0; epoch < 3; ++epoch)
+    for (auto i : s.rank_indices(epoch)) ++per_class[labels[i]];
+  for (auto count : per_class) EXPECT_NEAR(count, 1000.0, 120.0);             // 3000 draws, a third each
+  EXPECT_EQ(s.rank_indices(1), DistributedSampler(1000, o).rank_indices(1));  // deterministic
+  EXPECT_NE(s.rank_indices(1), s.rank_indices(2));
+  // Over two ranks: the union of their draws is the one-process draw.
+  auto o0 = o, o1 = o;
+  o0.world = o1.world = 2;
+  o1.rank = 1;
+  const auto one = s.rank_indices(0), r0 = DistributedSampler(1000, o0).rank_indices(0),
+             r1 = DistributedSampler(1000, o1).rank_indices(0);
+  for (size_t k = 0; k < r0.size(); ++k) {
+    EXPECT_EQ(r0[k], one[2 * k]);
+    EXPECT_EQ(r1[k], one[2 * k + 1]);
+  }
+  o.class_labels.pop_back();
+  EXPECT_THROW(DistributedSampler(1000, o), fergan::Error);
 }

@@ -57,8 +57,10 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
   torch::set_num_threads(1);
   torch::manual_seed(2024);
   const Config config = load_config(std::string(src ? src : ".") + "/config/original.yaml");
-  Img2TextGan i2t(models::Img2TextOptions::from(config), false, AdamSettings::from(config), torch::kCPU);
-  Text2ImgGan t2i(models::Text2ImgOptions::from(config), false, AdamSettings::from(config), torch::kCPU);
+  Img2TextGan i2t(models::Img2TextOptions::from(config), GanOptions::from(config, "img2text"),
+                  AdamSettings::from(config), torch::kCPU);
+  Text2ImgGan t2i(models::Text2ImgOptions::from(config), GanOptions::from(config, "text2img"),
+                  AdamSettings::from(config), torch::kCPU);
   ASSERT_EQ(t2i.G->options.image_size, 64);
   ASSERT_EQ(t2i.G->options.noise_dim, 0);
   // In place (set_data), so the optimizers built in the constructors still hold these tensors.

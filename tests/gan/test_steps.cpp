@@ -96,6 +96,12 @@ StepInputs text2img_view(const Batch& b) {
   return in;
 }
 
+GanOptions matching(bool matching_aware) {
+  GanOptions o;
+  o.matching_aware = matching_aware;
+  return o;
+}
+
 models::Text2ImgOptions t2i(bool conditional, int64_t noise) {
   models::Text2ImgOptions o;
   o.ngf = 8;  // small and fast; the structure is the same
@@ -113,7 +119,7 @@ TEST(Img2TextStep, LossesMatchAnIndependentRecomputation) {
     torch::manual_seed(10);
     models::Img2TextOptions o;
     o.conditional = conditional;
-    Img2TextGan gan(o, /*matching_aware=*/conditional, AdamSettings{}, torch::kCPU);
+    Img2TextGan gan(o, matching(conditional), AdamSettings{}, torch::kCPU);
     auto G0 = deep_copy(gan.G);
     auto D0 = deep_copy(gan.D);
     Batch in = make_batch(4, conditional);
@@ -142,7 +148,7 @@ TEST(Text2ImgStep, LossesMatchAnIndependentRecomputation) {
     SCOPED_TRACE(conditional);
     torch::manual_seed(11);
     const int64_t noise = conditional ? 16 : 0;
-    Text2ImgGan gan(t2i(conditional, noise), conditional, AdamSettings{}, torch::kCPU);
+    Text2ImgGan gan(t2i(conditional, noise), matching(conditional), AdamSettings{}, torch::kCPU);
     auto G0 = deep_copy(gan.G);
     auto D0 = deep_copy(gan.D);
     Batch in = make_batch(3, conditional, noise);
@@ -167,7 +173,7 @@ TEST(Text2ImgStep, LossesMatchAnIndependentRecomputation) {
 
 TEST(GanStep, GradSyncBracketsEachBackward) {
   torch::manual_seed(12);
-  Text2ImgGan gan(t2i(true, 8), true, AdamSettings{}, torch::kCPU);
+  Text2ImgGan gan(t2i(true, 8), matching(true), AdamSettings{}, torch::kCPU);
   RecordingSync sync;
   train_step(gan, text2img_view(make_batch(2, true, 8)), sync);
   // A second step: grads from the first step exist and must be zeroed before each backward.
@@ -195,7 +201,7 @@ TEST(GanStep, OptimizerStepsOnlyAfterSyncEnd) {
   // A sync whose end() zeroes every gradient: Adam with all-zero gradients moves nothing (m = v = 0), so the
   // parameters are unchanged exactly when opt.step() runs after end().
   torch::manual_seed(13);
-  Img2TextGan gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  Img2TextGan gan(models::Img2TextOptions{}, matching(false), AdamSettings{}, torch::kCPU);
   auto g0 = snapshot(*gan.G), d0 = snapshot(*gan.D);
   RecordingSync sync;
   sync.zero_in_end = true;
@@ -207,7 +213,7 @@ TEST(GanStep, OptimizerStepsOnlyAfterSyncEnd) {
 TEST(GanStep, GeneratorStepLeavesDiscriminatorGradients) {
   // The D gradients after the step are exactly the D step's: the frozen D got none from the G backward.
   torch::manual_seed(14);
-  Img2TextGan gan(models::Img2TextOptions{}, false, AdamSettings{}, torch::kCPU);
+  Img2TextGan gan(models::Img2TextOptions{}, matching(false), AdamSettings{}, torch::kCPU);
   struct Capture : GradSync {
     std::vector<torch::Tensor> first_end;
     void end(const std::vector<torch::Tensor>& params) override {
@@ -240,11 +246,11 @@ TEST(GanStep, AdamSettingsFromConfig) {
 
 TEST(GanStep, BadCombinationsAreErrors) {
   models::Img2TextOptions unconditional;
-  EXPECT_THROW(Img2TextGan(unconditional, /*matching_aware=*/true, AdamSettings{}, torch::kCPU), Error);
-  EXPECT_THROW(Text2ImgGan(t2i(false, 0), true, AdamSettings{}, torch::kCPU), Error);
-  Img2TextGan gan(unconditional, false, AdamSettings{}, torch::kCPU);
+  EXPECT_THROW(Img2TextGan(unconditional, matching(true), AdamSettings{}, torch::kCPU), Error);
+  EXPECT_THROW(Text2ImgGan(t2i(false, 0), matching(true), AdamSettings{}, torch::kCPU), Error);
+  Img2TextGan gan(unconditional, matching(false), AdamSettings{}, torch::kCPU);
   NoGradSync sync;
   EXPECT_THROW(train_step(gan, img2text_view(make_batch(2, /*wrong=*/true)), sync), Error);
-  Text2ImgGan t(t2i(true, 0), true, AdamSettings{}, torch::kCPU);
+  Text2ImgGan t(t2i(true, 0), matching(true), AdamSettings{}, torch::kCPU);
   EXPECT_THROW(train_step(t, text2img_view(make_batch(2, /*wrong=*/false, 0)), sync), Error);
 }

@@ -47,6 +47,16 @@ CheckpointMeta load_network(const std::string& path, torch::nn::Module& module,
                             torch::optim::Optimizer* optimizer,
                             std::map<std::string, torch::Tensor>* extra = nullptr);
 
+// A second copy of a network inside a checkpoint (the generator's weight average): its parameters and
+// buffers go into `extra` under "<prefix>/<name>", to be written by save_network.
+void add_module_to_extra(std::map<std::string, torch::Tensor>& extra, const std::string& prefix,
+                         const torch::nn::Module& module);
+// Loads such a copy into `module`; returns false, leaving it untouched, when the file holds none. A copy of
+// another shape is an error listing the mismatches.
+bool load_module_from_extra(const std::string& path, const std::string& prefix, torch::nn::Module& module);
+// One extra tensor, if the file holds it.
+std::optional<torch::Tensor> read_extra(const std::string& path, const std::string& name);
+
 // Reads only the meta of a checkpoint file (e.g. to rebuild the model from its config).
 CheckpointMeta read_meta(const std::string& path);
 

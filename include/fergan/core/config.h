@@ -26,6 +26,7 @@ struct DataConfig {
   int prefetch_batches = 4;                    // batches prepared ahead by the loader thread
   bool shuffle = true;
   bool drop_last = false;
+  bool class_balanced = false;  // every epoch draws each emotion equally often (with replacement)
 };
 
 struct CaptionConfig {
@@ -50,8 +51,11 @@ struct TrainConfig {
 struct Img2TextConfig {
   int epochs = 50;
   int latent_dim = 512;
-  bool conditional = true;     // projection discriminator that also sees the image
-  bool matching_aware = true;  // (image, wrong caption embedding) counts as fake
+  bool conditional = true;         // projection discriminator that also sees the image
+  bool matching_aware = true;      // (image, wrong caption embedding) counts as fake
+  std::string loss = "bce";        // bce | hinge
+  double supervised_weight = 0.0;  // weight of the generator's 1 - cos(G(image), true caption embedding) term
+  double ema_decay = 0.0;          // exponential moving average of G's weights; 0 = none
 };
 
 struct Text2ImgConfig {
@@ -63,7 +67,15 @@ struct Text2ImgConfig {
   int noise_dim = 100;   // 0 = no noise input (the original)
   bool conditional = true;
   bool matching_aware = true;
-  int sample_grid_per_emotion = 8;  // columns of the PNG grid written at each checkpoint
+  int sample_grid_per_emotion = 8;   // columns of the PNG grid written at each checkpoint
+  int channels = 3;                  // 1 (FER2013 is grayscale) or 3 (the original's grey replicated)
+  std::string loss = "bce";          // bce | hinge
+  bool spectral_norm = false;        // spectral normalisation in D (in place of its BatchNorm)
+  bool minibatch_std = false;        // minibatch standard-deviation channel in D
+  bool film = false;                 // FiLM of every generator scale by the caption embedding and noise
+  double mode_seeking = 0.0;         // weight of the mode-seeking term (Mao et al. 2019); 0 = none
+  std::vector<std::string> augment;  // DiffAugment of D's inputs: translation, cutout, color
+  double ema_decay = 0.0;            // exponential moving average of G's weights; 0 = none
 };
 
 struct DistConfig {

@@ -45,6 +45,8 @@ class ShardDataset {
   torch::Tensor caption_embeddings() const;  // float32 [C, D]
   torch::Tensor image_embeddings() const;    // float32 [N, E] or undefined when the shards have none
   bool random_embeddings() const;
+  // The emotion label of every sample, in index order.
+  std::vector<int64_t> labels() const;
 
   // Thread-safe random access; indices in [0, size()).
   Batch get_batch(const std::vector<int64_t>& indices) const;

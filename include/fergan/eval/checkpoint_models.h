@@ -37,6 +37,7 @@ struct LoadedText2Img {
   Config config;
   checkpoint::CheckpointMeta meta;
   std::string path;
+  bool weight_average = false;  // the weights loaded are the generator's weight average
 };
 
 struct LoadedImg2Text {
@@ -44,9 +45,11 @@ struct LoadedImg2Text {
   Config config;
   checkpoint::CheckpointMeta meta;
   std::string path;
+  bool weight_average = false;  // the weights loaded are the generator's weight average
 };
 
-// Rebuilds the network from the checkpoint's config, loads the weights, moves it to `device`, eval mode.
+// Rebuilds the network from the checkpoint's config, loads the weights (the generator's weight average when
+// the checkpoint holds one), moves it to `device`, eval mode.
 LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device);
 LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device);
 

@@ -15,6 +15,8 @@
 #include <utility>
 
 #include "fergan/core/config.h"
+#include "fergan/gan/augment.h"
+#include "fergan/gan/weight_average.h"
 #include "fergan/models/img2text.h"
 #include "fergan/models/sync_batchnorm.h"
 #include "fergan/models/text2img.h"
@@ -31,6 +33,20 @@ struct AdamSettings {
   torch::optim::AdamOptions options() const;
 };
 
+enum class Loss { Bce, Hinge };
+
+// How a GAN is trained, beyond its networks (all off = the original).
+struct GanOptions {
+  bool matching_aware = false;  // (real sample, condition of another emotion) pairs count as fake
+  Loss loss = Loss::Bce;        // BCE on logits, or hinge (Lim & Ye 2017; Miyato et al. 2018)
+  double mode_seeking = 0;      // weight of the mode-seeking term: needs two noise draws per sample
+  double supervised = 0;        // weight of 1 - cos(G(condition), real): the supervised term
+  AugmentPolicy augment;        // DiffAugment of the samples D sees (image samples only)
+  double ema_decay = 0;         // weight average of G (weight_average.h); 0 = none
+  // {phase}.* of the config ("img2text" | "text2img").
+  static GanOptions from(const Config& config, const std::string& phase);
+};
+
 class Gan {
  public:
   virtual ~Gan() = default;
@@ -38,7 +54,13 @@ class Gan {
   Gan& operator=(const Gan&) = delete;
 
   // G(condition, noise) -> sample. `noise` is undefined for a generator without a noise input.
-  virtual torch::Tensor generate(const torch::Tensor& condition, const torch::Tensor& noise) = 0;
+  torch::Tensor generate(const torch::Tensor& condition, const torch::Tensor& noise) {
+    return run_generator(*generator_, condition, noise);
+  }
+  // The same with the weight average (the generator itself when there is none): what inference uses.
+  torch::Tensor generate_average(const torch::Tensor& condition, const torch::Tensor& noise) {
+    return run_generator(average_ ? average_->model() : *generator_, condition, noise);
+  }
   // D(sample, condition) -> logits. An unconditional discriminator ignores `condition`.
   virtual torch::Tensor discriminate(const torch::Tensor& sample, const torch::Tensor& condition) = 0;
   // Makes every training-mode BatchNorm of both networks normalise over the global batch of all ranks
@@ -50,26 +72,32 @@ class Gan {
   torch::nn::Module& discriminator() { return *discriminator_; }
   torch::optim::Adam& generator_optimizer() { return *generator_optimizer_; }
   torch::optim::Adam& discriminator_optimizer() { return *discriminator_optimizer_; }
-  // (real sample, wrong condition) pairs count as fake: every StepInputs then carries wrong_* tensors.
-  bool matching_aware() const { return matching_aware_; }
+  // The generator's weight average, or null when options().ema_decay is 0.
+  WeightAverage* weight_average() { return average_.get(); }
+  const GanOptions& options() const { return options_; }
+  bool matching_aware() const { return options_.matching_aware; }
 
  protected:
-  // Moves both networks to `device`, then builds the optimizers over the moved parameters.
+  // Moves both networks to `device`, then builds the optimizers over the moved parameters (and the weight
+  // average as a copy of the generator).
   Gan(std::shared_ptr<torch::nn::Module> generator, std::shared_ptr<torch::nn::Module> discriminator,
-      bool matching_aware, const AdamSettings& adam, torch::Device device);
+      const GanOptions& options, const AdamSettings& adam, torch::Device device);
+  // `generator` is generator() or its weight average.
+  virtual torch::Tensor run_generator(torch::nn::Module& generator, const torch::Tensor& condition,
+                                      const torch::Tensor& noise) = 0;
 
  private:
   std::shared_ptr<torch::nn::Module> generator_, discriminator_;
   std::unique_ptr<torch::optim::Adam> generator_optimizer_, discriminator_optimizer_;
-  bool matching_aware_ = false;
+  std::unique_ptr<WeightAverage> average_;
+  GanOptions options_;
 };
 
 // Image->Text: condition = images [B,3,S,S], sample = caption embeddings [B,D].
 class Img2TextGan final : public Gan {
  public:
-  Img2TextGan(const models::Img2TextOptions& options, bool matching_aware, const AdamSettings& adam,
+  Img2TextGan(const models::Img2TextOptions& networks, const GanOptions& options, const AdamSettings& adam,
               torch::Device device);
-  torch::Tensor generate(const torch::Tensor& images, const torch::Tensor& noise) override;
   torch::Tensor discriminate(const torch::Tensor& embeddings, const torch::Tensor& images) override;
 
   models::Img2TextGenerator G;
@@ -79,15 +107,16 @@ class Img2TextGan final : public Gan {
   static std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> make_networks(
       const models::Img2TextOptions& options);
   Img2TextGan(std::pair<models::Img2TextGenerator, models::Img2TextDiscriminator> networks,
-              bool matching_aware, const AdamSettings& adam, torch::Device device);
+              const GanOptions& options, const AdamSettings& adam, torch::Device device);
+  torch::Tensor run_generator(torch::nn::Module& generator, const torch::Tensor& images,
+                              const torch::Tensor& noise) override;
 };
 
 // Text->Image: condition = caption embeddings [B,D], sample = images [B,3,S,S].
 class Text2ImgGan final : public Gan {
  public:
-  Text2ImgGan(const models::Text2ImgOptions& options, bool matching_aware, const AdamSettings& adam,
+  Text2ImgGan(const models::Text2ImgOptions& networks, const GanOptions& options, const AdamSettings& adam,
               torch::Device device);
-  torch::Tensor generate(const torch::Tensor& embeddings, const torch::Tensor& noise) override;
   torch::Tensor discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) override;
   void set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsAllReduce> all_reduce) override;
   bool has_batch_norm() const override { return true; }
@@ -99,11 +128,13 @@ class Text2ImgGan final : public Gan {
   static std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> make_networks(
       const models::Text2ImgOptions& options);
   Text2ImgGan(std::pair<models::Text2ImageGenerator, models::Text2ImageDiscriminator> networks,
-              bool matching_aware, const AdamSettings& adam, torch::Device device);
+              const GanOptions& options, const AdamSettings& adam, torch::Device device);
+  torch::Tensor run_generator(torch::nn::Module& generator, const torch::Tensor& embeddings,
+                              const torch::Tensor& noise) override;
 };
 
 // The GAN of `phase` ("img2text" | "text2img") as the config describes it (img2text.* / text2img.* and
-// train.{lr,beta1,beta2}).
+// train.{lr,beta1,beta2,adam_eps}).
 std::unique_ptr<Gan> make_gan(const Config& config, const std::string& phase, torch::Device device);
 
 }  // namespace fergan::gan

@@ -1,10 +1,14 @@
 // One GAN training step: a discriminator update, then a generator update, for either GAN (gan.h).
 //
 //   D step: fake = G(condition, noise) without a graph; real, fake (and, matching-aware, the wrong pair)
-//           through D SEPARATELY (BatchNorm batch statistics depend on it); d_loss; zero_grad;
-//           sync.begin(D params); backward; sync.end(D params); D's optimizer step.
-//   G step: D's parameters frozen; zero_grad; fake = G(condition, noise) afresh; g_loss = BCE(D(fake), 1);
-//           sync.begin(G params); backward; sync.end(G params); G's optimizer step.
+//           through D SEPARATELY (BatchNorm batch statistics depend on it), each augmented first when the GAN
+//           uses DiffAugment; d_loss (BCE or hinge); zero_grad; sync.begin(D params); backward;
+//           sync.end(D params); D's optimizer step.
+//   G step: D's parameters frozen; zero_grad; fake = G(condition, noise) afresh (with the mode-seeking term,
+//           a second fake from noise2 in the same pass); g_loss = the adversarial loss [+ mode-seeking term]
+//           [+ supervised term]; sync.begin(G params); backward; sync.end(G params); G's optimizer step; the
+//           weight average follows G.
+// With every option off this is exactly the original's step.
 // `sync` (grad_sync.h) is where data parallelism enters: it averages the gradients over all ranks between
 // backward and the optimizer step. The step's statistics stay on the device as 0-dim tensors, so the step
 // never forces a host sync; the trainer reads them when it logs.
@@ -27,13 +31,21 @@ struct StepInputs {
   // Matching-aware negative: a real sample paired with a condition of ANOTHER emotion, scored as fake.
   // Defined (both) iff the GAN is matching-aware.
   torch::Tensor wrong_sample, wrong_condition;
+  torch::Tensor noise2;   // a second, independent noise draw; the mode-seeking term needs it
+  torch::Tensor augment;  // DiffAugment: [B, kAugmentUses, kAugmentParams] uniforms in [0, 1)
 };
+
+// Which of D's inputs an augmentation draw is for: each gets its own draw.
+enum class AugmentUse : int64_t { Real = 0, Fake, Wrong, GeneratorFake, GeneratorFake2 };
+constexpr int64_t kAugmentUses = 5;
 
 struct StepStats {
   torch::Tensor d_loss;  // the discriminator loss that was minimised
   torch::Tensor g_loss;  // the generator loss that was minimised
   torch::Tensor d_real;  // mean sigmoid(D(real)) in the D step
   torch::Tensor d_fake;  // mean sigmoid(D(fake)) in the D step
+  // Defined when the term is on: mean |G(c,z1) - G(c,z2)| / mean |z1 - z2|; mean 1 - cos(G(condition), real).
+  torch::Tensor mode_seeking, supervised;
 };
 
 StepStats train_step(Gan& gan, const StepInputs& inputs, GradSync& sync);
@@ -43,9 +55,12 @@ StepStats train_step(Gan& gan, const StepInputs& inputs, GradSync& sync);
 torch::Tensor bce_with_logits(const torch::Tensor& logits, double target);
 
 // The discriminator loss. Plain: (BCE(real,1) + BCE(fake,0)) / 2. Matching-aware (Reed et al. 2016, GAN-CLS),
-// when `wrong_logits` is defined: (BCE(real,1) + (BCE(fake,0) + BCE(wrong,0)) / 2) / 2.
-torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
-                                 const torch::Tensor& wrong_logits);
+// when `wrong_logits` is defined: (BCE(real,1) + (BCE(fake,0) + BCE(wrong,0)) / 2) / 2. Hinge: the same
+// with relu(1 - real) for BCE(real,1) and relu(1 + fake) for BCE(fake,0).
+torch::Tensor discriminator_loss(Loss loss, const torch::Tensor& real_logits,
+                                 const torch::Tensor& fake_logits, const torch::Tensor& wrong_logits);
+// The generator's adversarial loss: BCE(fake,1), or -mean(fake) with the hinge loss.
+torch::Tensor generator_loss(Loss loss, const torch::Tensor& fake_logits);
 
 // Sets requires_grad(false) on a module's parameters for its lifetime and restores each flag afterwards, so
 // the generator's backward does not fill the discriminator's gradients.

@@ -28,6 +28,10 @@ struct Text2ImgOptions {
   int64_t image_size = 64;   // 64, 128 or 256
   int64_t noise_dim = 0;     // 0 = no noise input (the original)
   bool conditional = false;  // projection term from the caption embedding on every patch logit
+  int64_t channels = 3;      // image channels: 3 (the original's grey replicated) or 1 (FER2013 is grayscale)
+  bool spectral_norm = false;  // discriminator: spectral normalisation of every layer, no BatchNorm
+  bool minibatch_std = false;  // discriminator: a minibatch standard-deviation channel before the head
+  bool film = false;           // generator: FiLM from (embedding, noise) after every up-block's BatchNorm
 
   static Text2ImgOptions from(const Config& config);
 

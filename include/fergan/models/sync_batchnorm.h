@@ -35,6 +35,10 @@ class BatchStatsAllReduce {
 torch::Tensor sync_batch_norm2d(const torch::Tensor& input, torch::nn::BatchNorm2dImpl& bn,
                                 const std::shared_ptr<BatchStatsAllReduce>& all_reduce);
 
+// bn.forward(input), except that with `all_reduce` set and bn in training mode it is sync_batch_norm2d.
+torch::Tensor batch_norm_forward(torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& input,
+                                 const std::shared_ptr<BatchStatsAllReduce>& all_reduce);
+
 // seq->forward(input), except that with `all_reduce` set every BatchNorm2d in training mode goes through
 // sync_batch_norm2d. With `all_reduce` null it IS seq->forward(input).
 torch::Tensor forward_with_batch_stats(torch::nn::Sequential& seq, const torch::Tensor& input,

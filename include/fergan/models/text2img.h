@@ -1,12 +1,19 @@
-// The Text->Image GAN's networks (SPEC §2).
+// The Text->Image GAN's networks.
 //
 // Text2ImageGenerator: Linear(latent[+noise] -> ngf*8 * 8*8) -> view [B, ngf*8, 8, 8] -> stride-2
 // ConvTranspose up-blocks (BatchNorm + ReLU, channels halving, not below 16) until image_size ->
-// ConvT(k3,s1,p1) -> Tanh. At 64x64, ngf 64, no noise: the original's 19,565,571 parameters.
+// ConvT(k3,s1,p1) -> Tanh. At 64x64, ngf 64, no noise, 3 channels: the original's 19,565,571 parameters.
+// With options.film, each up-block's BatchNorm output is modulated, x * (1 + scale) + shift, by a Linear of
+// the generator's input (caption embedding and noise), so that caption and noise reach every scale instead
+// of entering only through the first layer (FiLM, Perez et al. 2018; BigGAN's conditional BatchNorm).
 //
 // Text2ImageDiscriminator: a PatchGAN. Stride-2 conv blocks (LeakyReLU 0.2; BatchNorm from the second on;
 // channels doubling from ndf, capped at 512) until 8x8, then Conv(k4,s1,p0) -> 5x5 patch LOGITS, returned as
 // [B*25, 1] (sample-major, like the original's .view(-1, 1)). At 64x64, ndf 64: 663,745 parameters.
+// options.spectral_norm: every layer spectrally normalised (spectral_norm.h) and no BatchNorm.
+// options.minibatch_std: the head also sees one channel holding the standard deviation of the features across
+// a group of samples (Karras et al. 2018): a batch of near-identical fakes is then visibly fake, which a
+// per-sample discriminator cannot see.
 //
 // Conditional variant (options.conditional), a patch-wise projection discriminator: every patch logit gets
 // <V e, mean of the 8x8 features under that patch's 4x4 head window>. Miyato & Koyama's projection term
@@ -38,9 +45,10 @@ class Text2ImageGeneratorImpl : public torch::nn::Cloneable<Text2ImageGeneratorI
   std::shared_ptr<BatchStatsAllReduce> batch_stats_all_reduce;
 
   Text2ImgOptions options;
-  int64_t base_channels = 0;           // ngf*8, the 8x8 base
-  torch::nn::Linear fc{nullptr};       // (latent_dim + noise_dim) -> base_channels*8*8
-  torch::nn::Sequential net{nullptr};  // up-blocks, final ConvT k3, Tanh
+  int64_t base_channels = 0;            // ngf*8, the 8x8 base
+  torch::nn::Linear fc{nullptr};        // (latent_dim + noise_dim) -> base_channels*8*8
+  torch::nn::Sequential net{nullptr};   // up-blocks, final ConvT k3, Tanh
+  torch::nn::ModuleList film{nullptr};  // options.film: one Linear(input -> 2 * channels) per up-block
 };
 TORCH_MODULE(Text2ImageGenerator);
 
@@ -62,5 +70,8 @@ class Text2ImageDiscriminatorImpl : public torch::nn::Cloneable<Text2ImageDiscri
   torch::nn::Linear projection{nullptr};    // conditional only: V, latent_dim -> top_channels, no bias
 };
 TORCH_MODULE(Text2ImageDiscriminator);
+
+// [B, C, H, W] -> [B, 1, H, W]: the minibatch standard-deviation feature (groups of up to 4 samples).
+torch::Tensor minibatch_stddev_channel(const torch::Tensor& features);
 
 }  // namespace fergan::models

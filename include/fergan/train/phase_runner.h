@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -60,6 +62,8 @@ class PhaseRunner {
   void log_interval(int64_t epoch, int64_t batch, int64_t step, const torch::Tensor& sums, int64_t count,
                     double seconds, const Progress& progress);
   void log_epoch(int64_t epochs_done, int64_t step, const torch::Tensor& epoch_sums);
+  void add_optional_terms(nlohmann::json& record, const std::vector<double>& averages) const;
+  void refresh_average_statistics();
   void log_batchnorm_mode() const;
   // Every rank calls save(); rank 0 writes, the others wait so nobody exits before the files exist.
   void save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step, const torch::Tensor& epoch_sums);

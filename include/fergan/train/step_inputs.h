@@ -2,7 +2,8 @@
 //
 // Besides the batch itself a step needs, per sample, the caption it is trained with (the stored one, or a
 // fresh draw among its emotion's captions with captions.resample), the "wrong" caption of a matching-aware
-// negative (a caption of another emotion), and the generator's noise. Each is a pure function of
+// negative (a caption of another emotion), the generator's noise (and a second draw for the mode-seeking
+// term), and the DiffAugment parameters of every image D sees. Each is a pure function of
 // (seed, phase, epoch, sample index): a resumed run continues exactly where the interrupted one stopped
 // without saving RNG state, and N ranks with batch B draw exactly what one process with batch N*B draws.
 #pragma once
@@ -33,6 +34,8 @@ struct DrawSettings {
   bool resample = false;        // captions.resample
   bool matching_aware = false;  // draw a wrong caption
   int64_t noise_dim = 0;        // draw this many standard-normal values
+  bool second_noise = false;    // and as many again (mode seeking)
+  bool augment = false;         // draw kAugmentUses x kAugmentParams uniforms (DiffAugment)
 
   static DrawSettings from(const Config& config, const std::string& phase);
 };
@@ -41,13 +44,16 @@ struct SampleDraw {
   int64_t caption = 0;         // the caption the sample is trained with
   int64_t wrong_caption = -1;  // a caption of another emotion (matching-aware), else -1
   std::vector<float> noise;    // noise_dim values
+  std::vector<float> noise2;   // noise_dim values when second_noise
+  std::vector<float> augment;  // kAugmentUses * kAugmentParams uniforms in [0, 1) when augment
 };
 
 // The draws of sample `index` (label `label`, stored caption `stored_caption`) in `epoch`.
 SampleDraw draw_sample(const DrawSettings& settings, const CaptionIndex& captions, int64_t epoch,
                        int64_t index, int64_t label, int64_t stored_caption);
 
-// Builds gan::StepInputs for the phase: images as the model sees them ([-1, 1], image_size, on the device),
+// Builds gan::StepInputs for the phase: images as the model sees them ([-1, 1], image_size, 1 or 3 channels,
+// on the device),
 // caption embeddings looked up in the table, noise, and the matching-aware pair, placed in the condition /
 // real / wrong roles of the phase's GAN.
 class StepInputBuilder {
@@ -65,6 +71,7 @@ class StepInputBuilder {
   torch::Tensor embeddings_;  // [C, D] on the device
   torch::Device device_;
   int64_t image_size_;
+  int64_t channels_;
   bool image_to_text_;
 };
 
