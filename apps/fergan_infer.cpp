@@ -4,65 +4,100 @@
 //   fergan_infer text2img  [--emotion NAME]... [--caption TEXT]... [--samples N]
 //   fergan_infer img2text  (--images DIR | --split NAME) [--max-samples N]
 //   fergan_infer roundtrip (--images DIR | --split NAME) [--samples N]
-// common: --checkpoint PATH|DIR|latest --run-dir DIR --shards DIR --out DIR --device cpu|cuda|auto
+// common: --checkpoint PATH|DIR|latest --run-dir DIR --shards DIR --split NAME --out DIR --device
+// cpu|cuda|auto
 //         --batch-size N --seed N --threads N --clip-weights FILE --clip-vocab FILE
-#include <cstdio>
 #include <string>
 
+#include "fergan/core/cli.h"
 #include "fergan/core/logging.h"
 #include "fergan/core/runtime.h"
-#include "fergan/eval/cli_args.h"
 #include "fergan/eval/infer.h"
 
 namespace {
-constexpr const char* kUsage =
-    "usage: fergan_infer text2img|img2text|roundtrip [options]\n"
-    "  text2img   --emotion NAME (repeatable) | --caption TEXT (repeatable); default: every emotion\n"
-    "             --samples N (per caption, default 8)\n"
-    "  img2text   --images DIR (emotion-named subfolders give labels) | --split NAME (default test)\n"
-    "             --max-samples N\n"
-    "  roundtrip  --images DIR | --split NAME, --samples N (default 8)\n"
-    "  common     --checkpoint PATH|DIR|latest (default latest) --run-dir DIR --shards DIR --out DIR\n"
-    "             --device auto|cpu|cuda --batch-size N --seed N --threads N\n"
-    "             --clip-weights FILE --clip-vocab FILE (embed captions with CLIP)\n";
+
+namespace cli = fergan::cli;
+
+// The options every mode takes.
+void add_common_options(CLI::App& mode, fergan::eval::InferOptions& o, int& threads) {
+  cli::configure(mode, cli::common_exit_codes());
+  mode.add_option("--checkpoint", o.checkpoint,
+                  "generator checkpoint, checkpoint directory, or latest (the newest in --run-dir)")
+      ->type_name("PATH|DIR|latest")
+      ->capture_default_str();
+  mode.add_option("--run-dir", o.run_dir, "run directory (for --checkpoint latest)")->type_name("DIR");
+  mode.add_option("--shards", o.shards, "data_prep output (default: data.shards of the checkpoint's config)")
+      ->type_name("DIR");
+  mode.add_option("--split", o.split, "split read for images (img2text, roundtrip) and the caption table")
+      ->type_name("NAME")
+      ->capture_default_str();
+  mode.add_option("--out", o.out, "output directory (default: infer_<mode>)")->type_name("DIR");
+  mode.add_option("--device", o.device, "where to run")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  mode.add_option("--batch-size", o.batch_size, "images per forward pass")
+      ->check(cli::integer<int64_t>(1))
+      ->capture_default_str();
+  mode.add_option("--seed", o.seed, "noise seed")->check(cli::integer<uint64_t>(0))->capture_default_str();
+  mode.add_option("--threads", threads, "CPU threads (0 = all cores)")
+      ->check(cli::integer<int>(0))
+      ->capture_default_str();
+  mode.add_option("--clip-weights", o.clip_weights, "embed captions with CLIP (with --clip-vocab)")
+      ->type_name("FILE");
+  mode.add_option("--clip-vocab", o.clip_vocab, "the CLIP BPE vocabulary")->type_name("FILE");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   fergan::logging::init();
   return fergan::logging::run_main([&] {
-    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-      std::fputs(kUsage, argc < 2 ? stderr : stdout);
-      return argc < 2 ? 2 : 0;
-    }
-    const std::string mode = argv[1];
-    FG_CHECK(mode == "text2img" || mode == "img2text" || mode == "roundtrip", "unknown mode '", mode,
-             "' (expected text2img, img2text or roundtrip)\n", kUsage);
-    fergan::eval::CliArgs args(argc, argv, 2,
-                               {"--checkpoint", "--run-dir", "--shards", "--split", "--images", "--out",
-                                "--device", "--batch-size", "--samples", "--max-samples", "--seed",
-                                "--threads", "--caption", "--emotion", "--clip-weights", "--clip-vocab"},
-                               {});
     fergan::eval::InferOptions o;
-    o.checkpoint = args.get("--checkpoint", o.checkpoint);
-    o.run_dir = args.get("--run-dir");
-    o.shards = args.get("--shards");
-    o.split = args.get("--split", o.split);
-    o.images_dir = args.get("--images");
-    o.out = args.get("--out", "infer_" + mode);
-    o.device = args.get("--device", o.device);
-    o.batch_size = args.get_int("--batch-size", o.batch_size);
-    o.samples = args.get_int("--samples", o.samples);
-    o.max_samples = args.get_int("--max-samples", o.max_samples);
-    o.seed = static_cast<uint64_t>(args.get_int("--seed", 0));
-    o.captions = args.all("--caption");
-    o.emotions = args.all("--emotion");
-    o.clip_weights = args.get("--clip-weights");
-    o.clip_vocab = args.get("--clip-vocab");
-    FG_CHECK(o.batch_size > 0, "--batch-size must be positive");
-    fergan::runtime::configure_threads(static_cast<int>(args.get_int("--threads", 0)));
-    if (mode == "text2img") fergan::eval::run_text2img(o);
-    if (mode == "img2text") fergan::eval::run_img2text(o);
-    if (mode == "roundtrip") fergan::eval::run_roundtrip(o);
-    return 0;
+    o.out.clear();  // default: infer_<mode>
+    int threads = 0;
+    CLI::App app(
+        "Samples from trained checkpoints: text -> image grids, image -> emotion predictions, round trips.",
+        "fergan_infer");
+    cli::configure(app, cli::common_exit_codes());
+    app.require_subcommand(1);
+
+    CLI::App* text2img =
+        app.add_subcommand("text2img", "one labelled sample grid per caption, plus an overview");
+    add_common_options(*text2img, o, threads);
+    text2img->add_option("--emotion", o.emotions, "an emotion, by name (repeatable; default: every emotion)")
+        ->type_name("NAME")
+        ->allow_extra_args(false);
+    text2img->add_option("--caption", o.captions, "a caption (repeatable)")->allow_extra_args(false);
+    text2img->add_option("--samples", o.samples, "samples per caption")
+        ->check(cli::integer<int64_t>(1))
+        ->capture_default_str();
+
+    CLI::App* img2text =
+        app.add_subcommand("img2text", "emotion predictions for images: predictions.csv, predictions.json");
+    add_common_options(*img2text, o, threads);
+    img2text
+        ->add_option("--images", o.images_dir,
+                     "a folder of images, emotion-named subfolders give labels (default: --split)")
+        ->type_name("DIR");
+    img2text->add_option("--max-samples", o.max_samples, "at most N images (0 = all)")
+        ->check(cli::integer<int64_t>(0))
+        ->capture_default_str();
+
+    CLI::App* roundtrip = app.add_subcommand("roundtrip", "image -> text embedding -> image, side by side");
+    add_common_options(*roundtrip, o, threads);
+    roundtrip->add_option("--images", o.images_dir, "a folder of images (default: --split)")
+        ->type_name("DIR");
+    roundtrip->add_option("--samples", o.samples, "images")
+        ->check(cli::integer<int64_t>(1))
+        ->capture_default_str();
+
+    if (const auto code = cli::parse(app, argc, argv)) return *code;
+    const std::string mode = app.get_subcommands().front()->get_name();
+    if (o.out.empty()) o.out = "infer_" + mode;
+    fergan::runtime::configure_threads(threads);
+    if (text2img->parsed()) fergan::eval::run_text2img(o);
+    if (img2text->parsed()) fergan::eval::run_img2text(o);
+    if (roundtrip->parsed()) fergan::eval::run_roundtrip(o);
+    return cli::kExitDone;
   });
 }

@@ -2,7 +2,7 @@
 # Prepares what launch/gpu_check.sh needs on a bare GPU machine that cannot reach a package mirror, in the
 # git-ignored folder .device/ (carried to the machine):
 #   .device/debs/        Debian bookworm packages of fergan's C/C++ dependencies (Open MPI, HDF5, yaml-cpp,
-#                        spdlog/fmt, nlohmann-json, libjpeg, libpng, zlib/openssl headers, googletest). The GPU
+#                        spdlog/fmt, nlohmann-json, CLI11, libjpeg, libpng, zlib/openssl headers, googletest). The GPU
 #                        machine's image brings CUDA, nvcc, cmake and a CUDA PyTorch (LibTorch) but none of these;
 #                        gpu_check.sh unpacks them without overwriting anything already installed there.
 #   .device/fer_subset.tar.gz  a class-capped subset of the FER2013 image folders (never committed: .device/ is ignored)
@@ -22,7 +22,7 @@ packages=(
   libcurl4 libnghttp2-14 librtmp1 libssh2-1 libpsl5 libbrotli1 libldap-2.5-0 libsasl2-2 libsasl2-modules-db
   libunistring2 libidn2-0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
   libgnutls30 libhogweed6 libnettle8 libgmp10 libp11-kit0 libtasn1-6 libffi8 libzstd1
-  libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-json3-dev
+  libyaml-cpp-dev libyaml-cpp0.7 libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 nlohmann-json3-dev libcli11-dev
   libjpeg62-turbo-dev libjpeg62-turbo libjpeg-dev libpng-dev libpng16-16 zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev
 )

@@ -53,7 +53,7 @@ install_carried_debs() {
   ldconfig -X  # refresh the cache only; never re-point the image's own soname links
   rm -rf "$tmp"
 }
-if ! command -v mpicc >/dev/null || ! command -v h5cc >/dev/null || [ ! -d /usr/include/spdlog ] || [ ! -d /usr/include/yaml-cpp ]; then
+if ! command -v mpicc >/dev/null || ! command -v h5cc >/dev/null || [ ! -d /usr/include/spdlog ] || [ ! -d /usr/include/yaml-cpp ] || [ ! -d /usr/include/CLI ]; then
   if ls "$src"/.device/debs/*.deb >/dev/null 2>&1; then
     say "installing carried Debian packages (.device/debs)"
     install_carried_debs >>"$log" 2>&1

@@ -9,7 +9,7 @@ PACKAGES=(
   libopenblas0-pthread libopenblas-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev
-  libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libjpeg-dev libpng-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   slurm-wlm munge libpmix-dev

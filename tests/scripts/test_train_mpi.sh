@@ -78,7 +78,11 @@ for n in generator discriminator; do
     "$TMP/t2i_$1/ckpt/text2img_${n}_epoch_2.pth" --relative --ignore "$t2i_ignore" --tolerance 1e-4 >"$TMP/cmp.txt"; }
   cmp_t2i true || { cat "$TMP/cmp.txt"; fail "text2img $n: np2 with sync_batchnorm differs from np1"; }
   echo "  text2img $n, sync_batchnorm: $(cat "$TMP/cmp.txt")"
-  if cmp_t2i false; then fail "text2img $n: np2 WITHOUT sync_batchnorm matches np1, the check proves nothing"; fi
+  set +e
+  cmp_t2i false
+  rc=$?
+  set -e
+  [ $rc = 4 ] || { cat "$TMP/cmp.txt"; fail "text2img $n: np2 WITHOUT sync_batchnorm: compare exited $rc, expected 4 (differ)"; }
   echo "  text2img $n, per-rank BatchNorm (must differ): $(cat "$TMP/cmp.txt")"
 done
 epoch_losses_agree "$TMP/t2i_one/metrics.jsonl" "$TMP/t2i_true/metrics.jsonl" || fail "text2img: losses differ"

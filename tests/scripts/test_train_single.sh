@@ -76,6 +76,19 @@ grep -h '^\[Img2Text\] Epoch 2/2' "$TMP/r3.log" >"$TMP/b.txt"
 cmp -s "$TMP/a.txt" "$TMP/b.txt" || { cat "$TMP/a.txt" "$TMP/b.txt"; fail "epoch averages differ after resume"; }
 pass "resume after two interruptions is bitwise exact"
 
+# --compare-checkpoints: two epochs of one run differ (exit 4, naming the worst tensor); within a loose enough
+# --tolerance they count as equal (exit 0).
+a="$run/ckpt/img2text_generator_epoch_1.pth" b="$run/ckpt/img2text_generator_epoch_2.pth"
+set +e
+"$BIN/fergan_dist" --compare-checkpoints "$a" "$b" >"$TMP/cmp.txt" 2>&1
+rc=$?
+set -e
+[ $rc = 4 ] || { cat "$TMP/cmp.txt"; fail "different epochs: --compare-checkpoints exited $rc, expected 4"; }
+grep -qE '^max_abs_difference [0-9.e+-]+ \(.+\)$' "$TMP/cmp.txt" || { cat "$TMP/cmp.txt"; fail "compare output"; }
+"$BIN/fergan_dist" --compare-checkpoints "$a" "$b" --tolerance 1e9 >"$TMP/cmp.txt" 2>&1 ||
+  { cat "$TMP/cmp.txt"; fail "--tolerance 1e9 should count epochs 1 and 2 as equal"; }
+pass "--compare-checkpoints exits 4 on a difference beyond --tolerance, 0 within it"
+
 # 3. Bad input.
 expect_error() {  # expect_error NAME PATTERN -- command...
   local name=$1 pattern=$2
