@@ -16,11 +16,12 @@
 #include "fergan/core/check.h"
 #include "fergan/core/fsutil.h"
 #include "fergan/core/runtime.h"
+#include "fergan/data/image_grid.h"
 #include "fergan/data/image_io.h"
+#include "fergan/data/image_tensor.h"
 #include "fergan/eval/checkpoint_models.h"
 #include "fergan/eval/clip_features.h"
 #include "fergan/eval/emotion_classifier.h"
-#include "fergan/eval/labeled_grid.h"
 #include "fergan/eval/report.h"
 #include "fergan/eval/split_data.h"
 
@@ -38,11 +39,7 @@ json number(double v) {
 }
 
 torch::Tensor resize(const torch::Tensor& images, int64_t size) {
-  if (images.size(2) == size && images.size(3) == size) return images;
-  return torch::nn::functional::interpolate(images, torch::nn::functional::InterpolateFuncOptions()
-                                                        .size(std::vector<int64_t>{size, size})
-                                                        .mode(torch::kBilinear)
-                                                        .align_corners(false));
+  return data::resize_bilinear(images, size);
 }
 
 json retrieval_json(const RetrievalResult& r, const std::vector<std::string>& names) {
@@ -171,7 +168,8 @@ void write_checkpoint_grid(LoadedText2Img& model, const SplitData& data, const s
                std::vector<int64_t>(ids.begin() + r * kGridColumns, ids.begin() + (r + 1) * kGridColumns)));
     rows.push_back(generate_images(model, emb, batch_size, seed));
   }
-  data::write_png(path, labeled_grid(to_uint8_nhwc(torch::cat(rows)), kGridColumns, row_labels, title));
+  data::write_png(path,
+                  data::labeled_grid(data::to_uint8_nhwc(torch::cat(rows)), kGridColumns, row_labels, title));
 }
 
 }  // namespace
@@ -378,7 +376,8 @@ json run_evaluation(const EvalOptions& o) {
       }
       if (rows.empty()) return std::string();
       const auto path = (figures / file).string();
-      data::write_png(path, labeled_grid(to_uint8_nhwc(torch::cat(rows)), kGridColumns, labels_out, title));
+      data::write_png(
+          path, data::labeled_grid(data::to_uint8_nhwc(torch::cat(rows)), kGridColumns, labels_out, title));
       return path;
     };
     report.heading("Text -> Image");
@@ -478,7 +477,7 @@ json run_evaluation(const EvalOptions& o) {
     }
     if (!rows.empty()) {
       const auto path = (figures / "round_trip.png").string();
-      data::write_png(path, labeled_grid(to_uint8_nhwc(torch::cat(rows)), kGridColumns, labels));
+      data::write_png(path, data::labeled_grid(data::to_uint8_nhwc(torch::cat(rows)), kGridColumns, labels));
       report.heading("Round trip: image -> Img2Text embedding -> Text2Img image");
       report.png_file(path, "round trip");
     }
