@@ -1,4 +1,4 @@
-// JPEG (libjpeg) and PNG (libpng simplified API) decode/encode, and image grids (see image_io.h).
+// JPEG (libjpeg) and PNG (libpng simplified API) decode/encode (see image_io.h).
 //
 // libjpeg reports fatal errors through longjmp; the C-only helpers below keep every C++ object outside
 // the setjmp scope so nothing with a destructor is skipped, and turn the failure into a message.
@@ -194,23 +194,6 @@ void write_jpeg_gray(const std::string& path, const GrayImage& image, int qualit
   std::free(buffer);
   if (!ok) fail(str("cannot encode JPEG '", path, "': ", message));
   fs::write_file_atomically(path, bytes);
-}
-
-torch::Tensor make_grid(const torch::Tensor& images, int64_t cols, int64_t margin, uint8_t fill) {
-  FG_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
-           "make_grid: expected uint8 [N, H, W, C], got ", images.scalar_type(), " ", images.sizes());
-  FG_CHECK(cols > 0 && margin >= 0, "make_grid: cols must be > 0 and margin >= 0");
-  const int64_t n = images.size(0), h = images.size(1), w = images.size(2), c = images.size(3);
-  const int64_t rows = std::max<int64_t>(1, (n + cols - 1) / cols);
-  auto grid =
-      torch::full({rows * h + (rows + 1) * margin, cols * w + (cols + 1) * margin, c}, fill, torch::kUInt8);
-  auto src = images.to(torch::kCPU);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = i / cols, col = i % cols;
-    const int64_t y = margin + r * (h + margin), x = margin + col * (w + margin);
-    grid.slice(0, y, y + h).slice(1, x, x + w).copy_(src[i]);
-  }
-  return grid;
 }
 
 }  // namespace fergan::data

@@ -1,5 +1,4 @@
-// Loader: a background thread that assembles the epoch's batches ahead of the training step, and
-// to_model_input(), the uint8 -> model tensor conversion (see loader.h).
+// Loader: a background thread that assembles the epoch's batches ahead of the training step (see loader.h).
 #include "fergan/data/loader.h"
 
 #include <condition_variable>
@@ -81,24 +80,6 @@ std::optional<Batch> Loader::next() {
     std::rethrow_exception(error);
   }
   return std::nullopt;
-}
-
-torch::Tensor to_model_input(const torch::Tensor& images_u8, int64_t size) {
-  FG_CHECK(images_u8.dim() == 4 && images_u8.scalar_type() == torch::kUInt8,
-           "to_model_input: expected uint8 [B, H, W, C], got ", images_u8.scalar_type(), " ",
-           images_u8.sizes());
-  const int64_t channels = images_u8.size(3);
-  FG_CHECK(channels == 1 || channels == 3, "to_model_input: expected 1 or 3 channels, got ", channels);
-  FG_CHECK(size > 0, "to_model_input: size must be > 0");
-  auto x = images_u8.permute({0, 3, 1, 2}).to(torch::kFloat32);
-  if (x.size(2) != size || x.size(3) != size) {
-    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
-                                                  .size(std::vector<int64_t>{size, size})
-                                                  .mode(torch::kBilinear)
-                                                  .align_corners(false));
-  }
-  if (channels == 1) x = x.expand({x.size(0), 3, size, size});
-  return (x / 127.5 - 1.0).contiguous();
 }
 
 }  // namespace fergan::data

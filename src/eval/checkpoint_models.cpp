@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "fergan/core/check.h"
+#include "fergan/data/image_tensor.h"
 
 namespace fergan::eval {
 namespace stdfs = std::filesystem;
@@ -19,14 +20,6 @@ bool has_index(const stdfs::path& dir) {
 std::optional<std::string> latest_generator(const std::string& dir, const std::string& phase) {
   if (auto set = checkpoint::latest_set(dir, phase)) return set->generator_path;
   return std::nullopt;
-}
-
-torch::Tensor resize_to(const torch::Tensor& images, int64_t size) {
-  if (images.size(2) == size && images.size(3) == size) return images;
-  return torch::nn::functional::interpolate(images, torch::nn::functional::InterpolateFuncOptions()
-                                                        .size(std::vector<int64_t>{size, size})
-                                                        .mode(torch::kBilinear)
-                                                        .align_corners(false));
 }
 
 }  // namespace
@@ -133,8 +126,8 @@ torch::Tensor predict_embeddings(LoadedImg2Text& model, const torch::Tensor& ima
   const auto device = model.generator->fc->weight.device();
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < images.size(0); start += batch_size) {
-    auto x =
-        resize_to(images.slice(0, start, std::min(images.size(0), start + batch_size)).to(torch::kFloat), 64);
+    auto x = data::resize_bilinear(
+        images.slice(0, start, std::min(images.size(0), start + batch_size)).to(torch::kFloat), 64);
     out.push_back(model.generator->forward(x.to(device)).to(torch::kCPU));
   }
   return torch::cat(out);

@@ -4,7 +4,7 @@
 #include "fergan/clip/encoders.h"
 #include "fergan/clip/tokenizer.h"
 #include "fergan/clip/weights.h"
-#include "fergan/eval/labeled_grid.h"
+#include "fergan/data/image_tensor.h"
 
 namespace fergan::eval {
 
@@ -18,7 +18,7 @@ ClipFeatures load_clip_features(const std::string& weights, const std::string& v
   auto image_encoder = clip::image_encoder_for(model, /*normalize=*/false, batch_size);
   // [-1, 1] floats -> the 8-bit images CLIP's reference preprocessing starts from (resize, crop, normalise).
   f.encode_image = [image_encoder](const torch::Tensor& images) {
-    return image_encoder(to_uint8_nhwc(images));
+    return image_encoder(data::to_uint8_nhwc(images));
   };
   return f;
 }

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "fergan/core/check.h"
+#include "fergan/data/image_tensor.h"
 
 namespace fergan::eval {
 
@@ -36,12 +37,7 @@ torch::Tensor EmotionClassifierImpl::forward(torch::Tensor x) {
 torch::Tensor classifier_input(const torch::Tensor& images, int64_t size) {
   FG_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3),
            "classifier_input: images [B, 1|3, H, W] expected, got ", images.sizes());
-  auto gray = images.to(torch::kFloat).mean(1, /*keepdim=*/true);
-  if (gray.size(2) == size && gray.size(3) == size) return gray;
-  return torch::nn::functional::interpolate(gray, torch::nn::functional::InterpolateFuncOptions()
-                                                      .size(std::vector<int64_t>{size, size})
-                                                      .mode(torch::kBilinear)
-                                                      .align_corners(false));
+  return data::resize_bilinear(data::with_channels(images.to(torch::kFloat), 1), size);
 }
 
 EmotionClassifier train_classifier(const torch::Tensor& images, const torch::Tensor& labels,

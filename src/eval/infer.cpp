@@ -16,12 +16,13 @@
 #include "fergan/core/config.h"
 #include "fergan/core/fsutil.h"
 #include "fergan/core/runtime.h"
+#include "fergan/data/image_grid.h"
 #include "fergan/data/image_io.h"
-#include "fergan/data/loader.h"
+#include "fergan/data/image_tensor.h"
 #include "fergan/eval/checkpoint_models.h"
 #include "fergan/eval/clip_features.h"
-#include "fergan/eval/labeled_grid.h"
 #include "fergan/eval/metrics.h"
+#include "fergan/eval/round_trip.h"
 #include "fergan/eval/split_data.h"
 
 namespace fergan::eval {
@@ -106,18 +107,19 @@ Sources read_sources(const InferOptions& o, const std::string& shards,
   return s;
 }
 
-}  // namespace
-
-void run_text2img(const InferOptions& o) {
-  const auto device = runtime::select_device(o.device);
-  const auto path = resolve_generator_checkpoint(o.checkpoint, o.run_dir, "text2img");
-  FG_CHECK(path, "no text2img generator checkpoint found for '", o.checkpoint, "'");
-  auto model = load_text2img_generator(*path, device);
-  FG_CHECK(o.samples > 0, "--samples must be positive");
-  fs::ensure_writable_dir(o.out);
-
-  // Resolve the requested captions to (label text, embedding).
+// The captions fergan_infer text2img renders: the text, its grid row label and its embedding.
+struct Captions {
   std::vector<std::string> texts, row_names;
+  torch::Tensor embeddings;   // [C, D]
+  std::string embedded_with;  // the CLIP model id, or the shard caption table
+};
+
+// --emotion and --caption (every emotion when neither is given), embedded by CLIP with --clip-weights or
+// looked up in the shards' caption table.
+Captions resolve_captions(const InferOptions& o, const LoadedText2Img& model, torch::Device device) {
+  Captions out;
+  auto& texts = out.texts;
+  auto& row_names = out.row_names;
   std::vector<torch::Tensor> embeddings;
   const bool use_clip = !o.clip_weights.empty();
   std::optional<SplitData> table;
@@ -169,7 +171,24 @@ void run_text2img(const InferOptions& o) {
       row_names.push_back(upper(c.size() > 28 ? c.substr(0, 26) + ".." : c));
     }
   }
-  torch::Tensor table_emb = use_clip ? clip->encode_text(texts) : torch::stack(embeddings);
+  out.embeddings = use_clip ? clip->encode_text(texts) : torch::stack(embeddings);
+  out.embedded_with = use_clip ? clip->model_id : std::string("shard caption table");
+  return out;
+}
+
+}  // namespace
+
+void run_text2img(const InferOptions& o) {
+  const auto device = runtime::select_device(o.device);
+  const auto path = resolve_generator_checkpoint(o.checkpoint, o.run_dir, "text2img");
+  FG_CHECK(path, "no text2img generator checkpoint found for '", o.checkpoint, "'");
+  auto model = load_text2img_generator(*path, device);
+  FG_CHECK(o.samples > 0, "--samples must be positive");
+  fs::ensure_writable_dir(o.out);
+  const Captions captions = resolve_captions(o, model, device);
+  const auto& texts = captions.texts;
+  const auto& row_names = captions.row_names;
+  const torch::Tensor& table_emb = captions.embeddings;
   FG_CHECK(table_emb.size(1) == model.generator->options.latent_dim, "caption embeddings are ",
            table_emb.size(1), "-d but the generator of '", *path, "' takes ",
            model.generator->options.latent_dim, "-d");
@@ -179,25 +198,24 @@ void run_text2img(const InferOptions& o) {
   json listing = json::array();
   for (size_t i = 0; i < texts.size(); ++i) {
     auto emb = table_emb[static_cast<int64_t>(i)].unsqueeze(0).expand({n, table_emb.size(1)});
-    auto images = to_uint8_nhwc(generate_images(model, emb, o.batch_size, o.seed + i));
+    auto images = data::to_uint8_nhwc(generate_images(model, emb, o.batch_size, o.seed + i));
     const int64_t rows = (n + kColumns - 1) / kColumns;
     const auto file = (stdfs::path(o.out) / (slug(texts[i]) + ".png")).string();
-    data::write_png(file,
-                    labeled_grid(images, kColumns, std::vector<std::string>(rows, row_names[i]), texts[i]));
+    data::write_png(
+        file, data::labeled_grid(images, kColumns, std::vector<std::string>(rows, row_names[i]), texts[i]));
     preview_rows.push_back(images.slice(0, 0, preview));
     listing.push_back({{"caption", texts[i]}, {"label", row_names[i]}, {"samples", n}, {"grid", file}});
     spdlog::info("{}: {} samples -> {}", texts[i], n, file);
   }
   const auto overview = (stdfs::path(o.out) / "samples.png").string();
-  data::write_png(overview, labeled_grid(torch::cat(preview_rows), preview, row_names));
-  fs::write_file_atomically(
-      (stdfs::path(o.out) / "samples.json").string(),
-      json{{"checkpoint", *path},
-           {"captions", listing},
-           {"overview", overview},
-           {"embedded_with", use_clip ? clip->model_id : std::string("shard caption table")}}
-              .dump(2) +
-          "\n");
+  data::write_png(overview, data::labeled_grid(torch::cat(preview_rows), preview, row_names));
+  fs::write_file_atomically((stdfs::path(o.out) / "samples.json").string(),
+                            json{{"checkpoint", *path},
+                                 {"captions", listing},
+                                 {"overview", overview},
+                                 {"embedded_with", captions.embedded_with}}
+                                    .dump(2) +
+                                "\n");
   spdlog::info("overview -> {}", overview);
 }
 
@@ -296,28 +314,10 @@ void run_roundtrip(const InferOptions& o) {
   const std::string shards = shards_of(o, t2i.config);
   const Sources src = read_sources(
       o, shards, std::vector<std::string>(kEmotionNames, kEmotionNames + kNumEmotions), o.samples);
-  auto back = generate_images(t2i, predict_embeddings(i2t, src.images, o.batch_size), o.batch_size, o.seed);
-  back = torch::nn::functional::interpolate(back, torch::nn::functional::InterpolateFuncOptions()
-                                                      .size(std::vector<int64_t>{64, 64})
-                                                      .mode(torch::kBilinear)
-                                                      .align_corners(false));
-  const int64_t n = src.images.size(0);
-  std::vector<torch::Tensor> rows;
-  std::vector<std::string> labels;
-  for (int64_t s = 0; s < n; s += kColumns) {
-    const int64_t e = std::min(n, s + kColumns);
-    auto pad = [&](torch::Tensor x) {  // a short last row is padded with white tiles
-      if (x.size(0) == kColumns) return x;
-      return torch::cat({x, torch::ones({kColumns - x.size(0), 3, 64, 64})});
-    };
-    rows.push_back(pad(src.images.slice(0, s, e)));
-    rows.push_back(pad(back.slice(0, s, e)));
-    labels.push_back("REAL");
-    labels.push_back("ROUND TRIP");
-  }
+  auto back = round_trip_images(i2t, t2i, src.images, o.batch_size, o.seed);
   const auto file = (stdfs::path(o.out) / "round_trip.png").string();
-  data::write_png(file, labeled_grid(to_uint8_nhwc(torch::cat(rows)), kColumns, labels));
-  spdlog::info("{} round trips -> {}", n, file);
+  data::write_png(file, round_trip_grid(src.images, back, kColumns));
+  spdlog::info("{} round trips -> {}", src.images.size(0), file);
 }
 
 }  // namespace fergan::eval

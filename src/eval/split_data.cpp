@@ -5,7 +5,7 @@
 
 #include "fergan/core/check.h"
 #include "fergan/data/dataset.h"
-#include "fergan/data/loader.h"
+#include "fergan/data/image_tensor.h"
 
 namespace fergan::eval {
 

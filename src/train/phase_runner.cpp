@@ -7,7 +7,9 @@
 #include <filesystem>
 
 #include "fergan/core/check.h"
+#include "fergan/data/image_grid.h"
 #include "fergan/data/image_io.h"
+#include "fergan/data/image_tensor.h"
 #include "fergan/data/loader.h"
 #include "fergan/dist/batch_stats.h"
 #include "fergan/dist/broadcast.h"
@@ -53,15 +55,6 @@ std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   const auto s = static_cast<int64_t>(seconds + 0.5);
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
-}
-
-// [B,3,S,S] in [-1,1] -> uint8 [B,S,S,3]
-torch::Tensor to_u8_images(const torch::Tensor& images) {
-  return ((images.detach().to(torch::kCPU).clamp(-1, 1) + 1) * 127.5)
-      .round()
-      .to(torch::kUInt8)
-      .permute({0, 2, 3, 1})
-      .contiguous();
 }
 
 // What the loop sums per step, in this order: d_loss, g_loss, d_real, d_fake, and the mode-seeking and
@@ -340,14 +333,18 @@ void PhaseRunner::refresh_average_statistics() {
   });
 }
 
-// One row per emotion (its first caption), fixed noise: the same grid positions show the same latent point at
-// every checkpoint, so a person can watch the samples evolve.
+// One row per emotion (its first caption), labelled with the emotion's name, fixed noise: the same grid
+// positions show the same latent point at every checkpoint, so a person can watch the samples evolve.
 void PhaseRunner::write_sample_grid(const std::string& path) {
   const int64_t cols = config_.text2img.sample_grid_per_emotion, noise_dim = config_.text2img.noise_dim;
+  const auto& names = dataset_.manifest().emotion_names;
+  const auto& by_label = inputs_.captions().by_label;
   std::vector<int64_t> ids;
-  for (const auto& ids_of_label : inputs_.captions().by_label) {
-    if (ids_of_label.empty()) continue;
-    for (int64_t c = 0; c < cols; ++c) ids.push_back(ids_of_label.front());
+  std::vector<std::string> row_labels;
+  for (size_t k = 0; k < by_label.size(); ++k) {
+    if (by_label[k].empty()) continue;
+    for (int64_t c = 0; c < cols; ++c) ids.push_back(by_label[k].front());
+    row_labels.push_back(k < names.size() ? names[k] : std::to_string(k));
   }
   const int64_t n = static_cast<int64_t>(ids.size()), rows = n / cols;
   torch::Tensor noise;
@@ -365,7 +362,13 @@ void PhaseRunner::write_sample_grid(const std::string& path) {
   auto images = gan_->generate_average(
       inputs_.caption_embeddings().index_select(0, torch::tensor(ids).to(device_)), noise);
   generator.train();
-  data::write_png(path, data::make_grid(to_u8_images(images), cols));
+  // Titled like fergan_eval's per-checkpoint grids: the phase and the checkpoint tag (the file is
+  // <phase>_generator_<tag>.png).
+  std::string tag = stdfs::path(path).stem().string();
+  const std::string prefix = phase_.name + "_generator_";
+  if (tag.rfind(prefix, 0) == 0) tag = tag.substr(prefix.size());
+  data::write_png(path,
+                  data::labeled_grid(data::to_uint8_nhwc(images), cols, row_labels, phase_.name + " " + tag));
 }
 
 }  // namespace fergan::train

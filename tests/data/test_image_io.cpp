@@ -68,19 +68,6 @@ TEST(ImageIo, GarbageAndTruncatedFilesAreErrorsNamingTheFile) {
   EXPECT_ERROR_HAS(decode_image(tmp / "missing.png"), "missing.png");
 }
 
-TEST(ImageIo, MakeGridPlacesTilesWithMargins) {
-  auto images = torch::zeros({3, 2, 3, 1}, torch::kUInt8);
-  for (int i = 0; i < 3; ++i) images[i].fill_(10 * (i + 1));
-  auto grid = make_grid(images, 2, 1, 255);
-  ASSERT_EQ(grid.sizes(), (std::vector<int64_t>{2 * 2 + 3, 2 * 3 + 3, 1}));
-  EXPECT_EQ(grid[0][0][0].item<int>(), 255);
-  EXPECT_EQ(grid[1][1][0].item<int>(), 10);   // tile 0 at (1, 1)
-  EXPECT_EQ(grid[1][5][0].item<int>(), 20);   // tile 1 at (1, 5)
-  EXPECT_EQ(grid[4][1][0].item<int>(), 30);   // tile 2 at (4, 1)
-  EXPECT_EQ(grid[4][5][0].item<int>(), 255);  // empty slot stays fill
-  EXPECT_EQ(grid[3][1][0].item<int>(), 255);  // margin row between tile rows
-}
-
 TEST(Sha256, KnownDigestsAndFileAgreesWithBytes) {
   EXPECT_EQ(sha256_bytes("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_bytes(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

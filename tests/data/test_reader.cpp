@@ -1,5 +1,5 @@
 // The shard reader and loader: structure checks and corrupt shards, the prefetching loader against direct
-// reads, worker errors surfacing in next(), and to_model_input against a scalar bilinear reference.
+// reads, worker errors surfacing in next().
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -168,45 +168,4 @@ TEST(Loader, DestroyingEarlyDoesNotHang) {
     Loader loader(ds, sampler, i, 0, 1);
     ASSERT_TRUE(loader.next().has_value());
   }
-}
-
-namespace {
-// Scalar reference: bilinear, align_corners = false, edge clamp (PyTorch's definition).
-float bilinear_ref(const std::vector<float>& src, int h, int w, int size, int y, int x) {
-  auto coord = [](int o, int in, int out) {
-    double c = (o + 0.5) * static_cast<double>(in) / out - 0.5;
-    return std::max(c, 0.0);
-  };
-  const double cy = coord(y, h, size), cx = coord(x, w, size);
-  const int y0 = static_cast<int>(cy), x0 = static_cast<int>(cx);
-  const int y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
-  const double fy = cy - y0, fx = cx - x0;
-  auto at = [&](int yy, int xx) { return static_cast<double>(src[yy * w + xx]); };
-  return static_cast<float>((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) +
-                            fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1)));
-}
-}  // namespace
-
-TEST(ToModelInput, MatchesScalarBilinearReferenceAndScale) {
-  auto images = torch::randint(0, 256, {2, 5, 7, 1}, torch::kUInt8);
-  const int size = 9;
-  auto x = to_model_input(images, size);
-  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{2, 3, size, size}));
-  ASSERT_EQ(x.scalar_type(), torch::kFloat32);
-  for (int b = 0; b < 2; ++b) {
-    auto img = images[b].contiguous();
-    std::vector<float> src(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + 35);
-    for (int y = 0; y < size; ++y) {
-      for (int xx = 0; xx < size; ++xx) {
-        const float want = bilinear_ref(src, 5, 7, size, y, xx) / 127.5f - 1.0f;
-        for (int c = 0; c < 3; ++c) ASSERT_NEAR(x[b][c][y][xx].item<float>(), want, 1e-5) << y << "," << xx;
-      }
-    }
-  }
-  // Native size: exactly x / 127.5 - 1, with 0 -> -1 and 255 -> 1.
-  auto extremes = torch::tensor({0, 255}, torch::kUInt8).reshape({1, 1, 2, 1});
-  auto e = to_model_input(extremes, 2);  // rows duplicated, columns unchanged
-  EXPECT_FLOAT_EQ(e[0][0][0][0].item<float>(), -1.0f);
-  EXPECT_FLOAT_EQ(e[0][2][1][1].item<float>(), 1.0f);
-  EXPECT_THROW(to_model_input(torch::zeros({1, 4, 4, 1}), 4), Error);  // float input
 }

@@ -52,25 +52,62 @@ PY
 "$BIN/fergan_infer" roundtrip --checkpoint latest --run-dir "$tmp/run" --samples 16 --out "$tmp/rt" >/dev/null
 [ "$(png_size "$tmp/rt/round_trip.png" | cut -d' ' -f2)" = $((4 * 64 + 5 * 2)) ] || fail "round-trip height"
 
-# 5. The evaluation: metrics.json, metrics.txt, report.html with charts and inline images.
-"$BIN/fergan_eval" --checkpoint latest --run-dir "$tmp/run" --out "$tmp/eval" --samples-per-emotion 6 \
-  --classifier-epochs 2 --classifier-train-samples 200 > "$tmp/eval.log" 2>&1 || { cat "$tmp/eval.log"; fail "fergan_eval"; }
+# The trainer's checkpoint grid: one labelled row per emotion (7 x 64 px tiles under a title; 8 columns right of
+# the widest label, SURPRISE at 2 px per font pixel).
+[ "$(png_size "$tmp/run/checkpoints/text2img_generator_epoch_2.png")" = "$((106 + 8 * 64 + 9 * 2)) $((22 + 7 * 64 + 8 * 2))" ] ||
+  fail "trainer sample grid size: $(png_size "$tmp/run/checkpoints/text2img_generator_epoch_2.png")"
+
+# 5. The evaluation with fergan_eval's defaults (100 samples per emotion, 6000 classifier images) on a split of
+# 12 images per emotion: the sizes shrink to what the data holds, each with a note, and every metric is there.
+"$BIN/fergan_eval" --run-dir "$tmp/run" --out "$tmp/eval" > "$tmp/eval.log" 2>&1 || { cat "$tmp/eval.log"; fail "fergan_eval"; }
 m="$tmp/eval/metrics.json"
-[ "$(jv "$m" 'sum(map(sum, d["img2text"]["model"]["confusion"]))')" = 42 ] || fail "confusion total"
-[ "$(jv "$m" 'd["checkpoints"]["text2img_epoch"]')" = 2 ] || fail "latest text2img epoch"
-[ "$(jv "$m" 'len([c for c in d["per_checkpoint"] if c["phase"] == "text2img"])')" = 2 ] || fail "grids per checkpoint"
-[ "$(jv "$m" 'd["text2img"]["real_images"]["diversity"]["mode_collapse"]')" = false ] || fail "real images flagged"
-python3 - "$m" <<'PY' || fail "metric ranges"
+for note in "note: samples_per_emotion 100 -> 6: split 'train' has 12 images of" "note: classifier_train_samples 6000 -> 42" \
+  "note: grid_columns 8 -> 6"; do
+  grep -qF "$note" "$tmp/eval.log" || { cat "$tmp/eval.log"; fail "missing '$note'"; }
+done
+[ "$(jv "$m" '[(a["setting"], a["requested"], a["used"]) for a in d["adjustments"]]')" = \
+  '[["samples_per_emotion",100,6],["classifier_train_samples",6000,42],["grid_columns",8,6]]' ] || fail "adjustments in metrics.json"
+grep -q "Sizes fitted to the data" "$tmp/eval/metrics.txt" || fail "adjustments table in metrics.txt"
+python3 - "$m" <<'PY' || fail "metrics.json incomplete"
 import json, sys
-d = json.load(open(sys.argv[1])); t = d["text2img"]
+d = json.load(open(sys.argv[1]))
+def keys(obj, want, where):
+    assert set(obj) == set(want), (where, sorted(set(obj) ^ set(want)))
+keys(d, ["checkpoints", "shards", "split", "samples", "emotions", "caption_embeddings", "adjustments", "img2text",
+         "text2img", "per_checkpoint", "training_log"], "top level")
+keys(d["checkpoints"], ["img2text", "text2img", "img2text_epoch", "text2img_epoch"], "checkpoints")
+emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+assert d["emotions"] == emotions and d["samples"] == 42 and d["split"] == "test"
+keys(d["img2text"], ["model", "random_embeddings"], "img2text")
+for name, r in d["img2text"].items():
+    keys(r, ["accuracy", "per_class_accuracy", "confusion", "mean_cosine_true_caption", "samples"], name)
+    keys(r["per_class_accuracy"], emotions, name)
+    assert r["samples"] == 42 and 0 <= r["accuracy"] <= 1
+t = d["text2img"]
+keys(t, ["samples_per_emotion", "image_size", "noise_dim", "collapse_threshold", "classifier", "generated",
+         "random_embeddings", "real_images"], "text2img")
+assert t["samples_per_emotion"] == 6 and t["classifier"] == {"train_images": 42, "epochs": 6,
+                                                           "real_accuracy": t["classifier"]["real_accuracy"]}
 for name in ("generated", "random_embeddings", "real_images"):
     s = t[name]
+    keys(s, ["images", "diversity", "cas_train_real_test_this", "cas_train_this_test_real",
+             "frechet_classifier_features"], name)
+    assert s["images"] == 42, (name, s["images"])
+    keys(s["diversity"], ["mean_ratio", "mode_collapse", "threshold", "between_over_within", "per_class"], name)
+    keys(s["diversity"]["per_class"], emotions, name)
     for key in ("cas_train_real_test_this", "cas_train_this_test_real"):
         assert 0.0 <= s[key] <= 1.0, (name, key, s[key])
     assert s["frechet_classifier_features"] >= 0
 # Real images of the train split vs the test split: diversity ratio near 1.
 assert 0.6 < t["real_images"]["diversity"]["mean_ratio"] < 1.6, t["real_images"]["diversity"]["mean_ratio"]
 PY
+# The figures show all 6 images of each emotion: 6 columns, 7 rows, under a title.
+[ "$(png_size "$tmp/eval/figures/generated.png")" = "$((106 + 6 * 64 + 7 * 2)) $((22 + 7 * 64 + 8 * 2))" ] ||
+  fail "generated.png size: $(png_size "$tmp/eval/figures/generated.png")"
+[ "$(jv "$m" 'sum(map(sum, d["img2text"]["model"]["confusion"]))')" = 42 ] || fail "confusion total"
+[ "$(jv "$m" 'd["checkpoints"]["text2img_epoch"]')" = 2 ] || fail "latest text2img epoch"
+[ "$(jv "$m" 'len([c for c in d["per_checkpoint"] if c["phase"] == "text2img"])')" = 2 ] || fail "grids per checkpoint"
+[ "$(jv "$m" 'd["text2img"]["real_images"]["diversity"]["mode_collapse"]')" = false ] || fail "real images flagged"
 grep -q "MODE COLLAPSE" "$tmp/eval/metrics.txt" || fail "metrics.txt table"
 grep -q "Image -> Text" "$tmp/eval.log" || fail "table not printed"
 # 5b. With CLIP weights (the tiny OpenAI-format CLIP in ../shared): CLIP score and Frechet distance on CLIP
@@ -102,8 +139,8 @@ fi
 
 r="$tmp/eval/report.html"
 [ "$(grep -o "<svg" "$r" | wc -l)" -ge 4 ] || fail "loss charts missing"
-# Inlined: the three baseline grids (generated, random embeddings, real; 6 per emotion here, rows padded to 8),
-# the two per-checkpoint sample grids and the round trip.
+# Inlined: the three baseline grids (generated, random embeddings, real; 6 per emotion here), the two
+# per-checkpoint sample grids and the round trip.
 [ "$(grep -o "data:image/png;base64" "$r" | wc -l)" = 6 ] || fail "inline grids: expected 6"
 for alt in GENERATED "RANDOM EMBEDDINGS" REAL "text2img epoch_1" "text2img epoch_2" "round trip"; do
   grep -q "<img alt='$alt'" "$r" || fail "report lacks the '$alt' image"

@@ -1,7 +1,8 @@
-// Image files in and out: JPEG/PNG decode to uint8 grayscale at native size, PNG/JPEG encode, image grids.
+// Image files in and out: JPEG/PNG decode to uint8 grayscale at native size, PNG/JPEG encode.
 //
-// data_prep decodes every FER2013 image through decode_image(); the trainer and eval write sample grids with
-// make_grid() + write_png(). Errors name the file. Decoding is thread-safe (libjpeg/libpng state is local).
+// data_prep decodes every FER2013 image through decode_image(); the trainer and eval write their sample grids
+// (image_grid.h) with write_png(). Errors name the file. Decoding is thread-safe (libjpeg/libpng state is
+// local).
 #pragma once
 
 #include <torch/torch.h>
@@ -28,10 +29,5 @@ void write_png(const std::string& path, const torch::Tensor& image_hwc_u8);
 void write_jpeg_gray(const std::string& path, const GrayImage& image, int quality = 90);
 // Grayscale PNG from a GrayImage (no tensor), atomically.
 void write_png_gray(const std::string& path, const GrayImage& image);
-
-// Tiles uint8 images [N, H, W, C] into one [rows*H + (rows+1)*margin, cols*W + (cols+1)*margin, C] image,
-// row-major, `cols` per row, with `margin` pixels of `fill` between and around tiles.
-torch::Tensor make_grid(const torch::Tensor& images_nhwc_u8, int64_t cols, int64_t margin = 2,
-                        uint8_t fill = 255);
 
 }  // namespace fergan::data

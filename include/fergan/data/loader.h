@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fergan/data/dataset.h"
+#include "fergan/data/image_tensor.h"  // to_model_input: a batch's images as the networks take them
 #include "fergan/data/sampler.h"
 
 namespace fergan::data {
@@ -26,9 +27,5 @@ class Loader {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// uint8 [B, H, W, C] -> float32 [B, 3, size, size] in [-1, 1]: grayscale repeated to 3 channels,
-// bilinear resize (align_corners = false), x / 127.5 - 1.
-torch::Tensor to_model_input(const torch::Tensor& images_u8, int64_t size);
 
 }  // namespace fergan::data

@@ -7,6 +7,10 @@
 // trained here, Fréchet distance on that classifier's features, and with CLIP weights CLIP score and Fréchet
 // distance on CLIP image features; each next to the same numbers for random embeddings fed to the generator
 // and for real images of the split.
+//
+// Sizes a small run cannot supply (samples per emotion, classifier images, the real reference set, figure
+// columns) shrink to what its data holds, with a printed note and an entry in metrics.json's "adjustments"
+// (sample_plan.h), so the defaults work on any run, the README demo's included.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,6 +18,7 @@
 #include <cstdint>
 #include <string>
 
+#include "fergan/eval/metric_table.h"  // metrics_table(): the text fergan_eval prints
 #include "fergan/eval/metrics.h"
 
 namespace fergan::eval {
@@ -27,9 +32,10 @@ struct EvalOptions {
   std::string out = "eval";           // output directory
   std::string device = "auto";
   int64_t batch_size = 64;
-  int64_t max_samples = 0;                  // 0 = the whole evaluated split
-  int64_t samples_per_emotion = 100;        // generated images per emotion
-  int64_t classifier_train_samples = 6000;  // real training images for the classifier (seeded subset)
+  int64_t max_samples = 0;            // 0 = the whole evaluated split
+  int64_t samples_per_emotion = 100;  // generated images per emotion (at most: see sample_plan.h)
+  int64_t classifier_train_samples =
+      6000;  // real training images for the classifier (seeded subset; at most)
   int classifier_epochs = 6;
   double collapse_threshold = kDefaultCollapseThreshold;
   uint64_t seed = 0;
@@ -39,8 +45,5 @@ struct EvalOptions {
 
 // Runs everything, writes the outputs into options.out and returns the metrics JSON.
 nlohmann::json run_evaluation(const EvalOptions& options);
-
-// The readable table of a metrics JSON (what metrics.txt holds and fergan_eval prints).
-std::string metrics_table(const nlohmann::json& metrics);
 
 }  // namespace fergan::eval

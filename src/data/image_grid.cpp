@@ -1,5 +1,5 @@
-// Labelled sample grids and the built-in 5x7 bitmap font (see labeled_grid.h).
-#include "fergan/eval/labeled_grid.h"
+// Image grids, the built-in 5x7 bitmap font and labelled grids (see image_grid.h).
+#include "fergan/data/image_grid.h"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 
 #include "fergan/core/check.h"
 
-namespace fergan::eval {
+namespace fergan::data {
 
 namespace {
 
@@ -86,12 +86,21 @@ const Glyph& glyph_for(char c) {
 
 }  // namespace
 
-torch::Tensor to_uint8_nhwc(const torch::Tensor& images) {
-  FG_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3),
-           "to_uint8_nhwc: images [N, 1|3, H, W] expected, got ", images.sizes());
-  auto x = images.detach().to(torch::kCPU, torch::kFloat);
-  if (x.size(1) == 1) x = x.expand({x.size(0), 3, x.size(2), x.size(3)});
-  return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+torch::Tensor make_grid(const torch::Tensor& images, int64_t cols, int64_t margin, uint8_t fill) {
+  FG_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
+           "make_grid: expected uint8 [N, H, W, C], got ", images.scalar_type(), " ", images.sizes());
+  FG_CHECK(cols > 0 && margin >= 0, "make_grid: cols must be > 0 and margin >= 0");
+  const int64_t n = images.size(0), h = images.size(1), w = images.size(2), c = images.size(3);
+  const int64_t rows = std::max<int64_t>(1, (n + cols - 1) / cols);
+  auto grid =
+      torch::full({rows * h + (rows + 1) * margin, cols * w + (cols + 1) * margin, c}, fill, torch::kUInt8);
+  auto src = images.to(torch::kCPU);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = i / cols, col = i % cols;
+    const int64_t y = margin + r * (h + margin), x = margin + col * (w + margin);
+    grid.slice(0, y, y + h).slice(1, x, x + w).copy_(src[i]);
+  }
+  return grid;
 }
 
 int64_t text_width(const std::string& text, int64_t scale) {
@@ -129,30 +138,27 @@ void draw_text(torch::Tensor& canvas, int64_t x, int64_t y, const std::string& t
 
 torch::Tensor labeled_grid(const torch::Tensor& images, int64_t cols,
                            const std::vector<std::string>& row_labels, const std::string& title) {
-  FG_CHECK(images.dim() == 4 && images.size(3) == 3 && images.scalar_type() == torch::kUInt8,
-           "labeled_grid: uint8 images [N, H, W, 3] expected, got ", images.sizes());
+  FG_CHECK(images.dim() == 4 && (images.size(3) == 1 || images.size(3) == 3) &&
+               images.scalar_type() == torch::kUInt8,
+           "labeled_grid: uint8 images [N, H, W, 1|3] expected, got ", images.scalar_type(), " ",
+           images.sizes());
   FG_CHECK(cols > 0 && images.size(0) > 0, "labeled_grid: nothing to tile (", images.size(0), " images, ",
            cols, " columns)");
-  const int64_t n = images.size(0), th = images.size(1), tw = images.size(2);
+  const int64_t n = images.size(0), th = images.size(1);
   const int64_t rows = (n + cols - 1) / cols;
   FG_CHECK(static_cast<int64_t>(row_labels.size()) == rows || row_labels.empty(),
            "labeled_grid: ", row_labels.size(), " labels for ", rows, " rows");
+  const auto grid = make_grid(images.expand({n, th, images.size(2), 3}), cols, kMargin);
   // Labels readable next to 48-256 px tiles: ~1/8 of the tile height, 1-4 px per font pixel.
   const int64_t scale = std::clamp<int64_t>(th / 24, 1, 4);
   int64_t label_w = 0;
   for (const auto& l : row_labels) label_w = std::max(label_w, text_width(l, scale));
   if (label_w > 0) label_w += 3 * kMargin * scale;
   const int64_t title_h = title.empty() ? 0 : text_height(scale) + 4 * kMargin;
-  const int64_t grid_w = cols * tw + (cols + 1) * kMargin, grid_h = rows * th + (rows + 1) * kMargin;
-  const int64_t width = std::max(label_w + grid_w, text_width(title, scale) + 2 * kMargin);
-  auto canvas = torch::full({title_h + grid_h, width, 3}, 255, torch::kUInt8);
+  const int64_t width = std::max(label_w + grid.size(1), text_width(title, scale) + 2 * kMargin);
+  auto canvas = torch::full({title_h + grid.size(0), width, 3}, 255, torch::kUInt8);
+  canvas.slice(0, title_h, title_h + grid.size(0)).slice(1, label_w, label_w + grid.size(1)).copy_(grid);
   if (!title.empty()) draw_text(canvas, kMargin, 2 * kMargin, title, scale, 0);
-  auto cpu = images.to(torch::kCPU);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = i / cols, c = i % cols;
-    const int64_t y = title_h + kMargin + r * (th + kMargin), x = label_w + kMargin + c * (tw + kMargin);
-    canvas.slice(0, y, y + th).slice(1, x, x + tw).copy_(cpu[i]);
-  }
   for (int64_t r = 0; r < static_cast<int64_t>(row_labels.size()); ++r) {
     const int64_t y = title_h + kMargin + r * (th + kMargin) + (th - text_height(scale)) / 2;
     draw_text(canvas, kMargin * scale, y, row_labels[static_cast<size_t>(r)], scale, 0);
@@ -160,4 +166,4 @@ torch::Tensor labeled_grid(const torch::Tensor& images, int64_t cols,
   return canvas;
 }
 
-}  // namespace fergan::eval
+}  // namespace fergan::data
