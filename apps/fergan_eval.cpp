@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     app.add_option("--clip-vocab", o.clip_vocab, "the CLIP BPE vocabulary (with --clip-weights)")
         ->type_name("FILE");
+    app.add_option("--weights", o.weights,
+                   "average: the generator's weight average when the checkpoint has one; trained: its weights")
+        ->check(CLI::IsMember({"average", "trained"}))
+        ->capture_default_str();
     app.add_option("--device", o.device, "where to run")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
         ->capture_default_str();

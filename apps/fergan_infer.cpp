@@ -32,6 +32,10 @@ void add_common_options(CLI::App& mode, fergan::eval::InferOptions& o, int& thre
       ->type_name("NAME")
       ->capture_default_str();
   mode.add_option("--out", o.out, "output directory (default: infer_<mode>)")->type_name("DIR");
+  mode.add_option("--weights", o.weights,
+                  "average: the generator's weight average when the checkpoint has one; trained: its weights")
+      ->check(CLI::IsMember({"average", "trained"}))
+      ->capture_default_str();
   mode.add_option("--device", o.device, "where to run")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -71,6 +75,8 @@ int main(int argc, char** argv) {
     text2img->add_option("--samples", o.samples, "samples per caption")
         ->check(cli::integer<int64_t>(1))
         ->capture_default_str();
+    text2img->add_flag("--per-image", o.per_image,
+                       "also write every sample as OUT/<emotion>/NNNNN.png at native size (FER2013's layout)");
 
     CLI::App* img2text =
         app.add_subcommand("img2text", "emotion predictions for images: predictions.csv, predictions.json");

@@ -70,7 +70,7 @@ namespace {
 // A generator checkpoint of `phase`: its meta, the config embedded in it, and its weights in a network that
 // make_network builds from that config, ready for inference on `device`.
 template <typename Loaded, typename MakeNetwork>
-Loaded load_generator(const std::string& path, const std::string& phase, torch::Device device,
+Loaded load_generator(const std::string& path, const std::string& phase, torch::Device device, bool average,
                       MakeNetwork make_network) {
   Loaded m;
   m.path = path;
@@ -80,7 +80,7 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
   m.generator = make_network(m.config);
   checkpoint::load_network(path, *m.generator, nullptr);
   // The generator's weight average, when the run kept one, is the generator to sample from.
-  m.weight_average = checkpoint::load_module_from_extra(path, "average", *m.generator);
+  m.weight_average = average && checkpoint::load_module_from_extra(path, "average", *m.generator);
   m.generator->to(device);
   m.generator->eval();
   return m;
@@ -88,14 +88,14 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
 
 }  // namespace
 
-LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device) {
-  return load_generator<LoadedText2Img>(path, "text2img", device, [](const Config& config) {
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average) {
+  return load_generator<LoadedText2Img>(path, "text2img", device, average, [](const Config& config) {
     return models::Text2ImageGenerator(models::Text2ImgOptions::from(config));
   });
 }
 
-LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device) {
-  return load_generator<LoadedImg2Text>(path, "img2text", device, [](const Config& config) {
+LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device, bool average) {
+  return load_generator<LoadedImg2Text>(path, "img2text", device, average, [](const Config& config) {
     return models::Img2TextGenerator(models::Img2TextOptions::from(config));
   });
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -110,6 +111,7 @@ Sources read_sources(const InferOptions& o, const std::string& shards,
 // The captions fergan_infer text2img renders: the text, its grid row label and its embedding.
 struct Captions {
   std::vector<std::string> texts, row_names;
+  std::vector<std::string> folders;  // --per-image: the emotion's FER2013 folder name (a slug without one)
   torch::Tensor embeddings;   // [C, D]
   std::string embedded_with;  // the CLIP model id, or the shard caption table
 };
@@ -152,6 +154,7 @@ Captions resolve_captions(const InferOptions& o, const LoadedText2Img& model, to
       embeddings.push_back(t.caption_embeddings[first[label]]);
     }
     row_names.push_back(upper(e));
+    out.folders.push_back(e);
   }
   for (const auto& c : o.captions) {
     texts.push_back(c);
@@ -166,9 +169,12 @@ Captions resolve_captions(const InferOptions& o, const LoadedText2Img& model, to
       }
       const auto idx = it - t.caption_strings.begin();
       embeddings.push_back(t.caption_embeddings[idx]);
-      row_names.push_back(upper(t.emotion_names[t.caption_labels[idx].item<int64_t>()]));
+      const auto& emotion = t.emotion_names[t.caption_labels[idx].item<int64_t>()];
+      row_names.push_back(upper(emotion));
+      out.folders.push_back(emotion);
     } else {
       row_names.push_back(upper(c.size() > 28 ? c.substr(0, 26) + ".." : c));
+      out.folders.push_back(slug(c));
     }
   }
   out.embeddings = use_clip ? clip->encode_text(texts) : torch::stack(embeddings);
@@ -182,7 +188,7 @@ void run_text2img(const InferOptions& o) {
   const auto device = runtime::select_device(o.device);
   const auto path = resolve_generator_checkpoint(o.checkpoint, o.run_dir, "text2img");
   FG_CHECK(path, "no text2img generator checkpoint found for '", o.checkpoint, "'");
-  auto model = load_text2img_generator(*path, device);
+  auto model = load_text2img_generator(*path, device, o.weights == "average");
   FG_CHECK(o.samples > 0, "--samples must be positive");
   fs::ensure_writable_dir(o.out);
   const Captions captions = resolve_captions(o, model, device);
@@ -196,21 +202,38 @@ void run_text2img(const InferOptions& o) {
   const int64_t n = o.samples, preview = std::min<int64_t>(n, kColumns);
   std::vector<torch::Tensor> preview_rows;
   json listing = json::array();
+  std::map<std::string, int64_t> written;  // --per-image: files per folder so far
   for (size_t i = 0; i < texts.size(); ++i) {
     auto emb = table_emb[static_cast<int64_t>(i)].unsqueeze(0).expand({n, table_emb.size(1)});
     auto images = data::to_uint8_nhwc(generate_images(model, emb, o.batch_size, o.seed + i));
+    if (o.per_image) {
+      // Native resolution and channels (FER2013's layout: grayscale PNGs in emotion folders), for tools
+      // that score folders of images.
+      const auto native = model.generator->options.channels == 1 ? images.narrow(3, 0, 1) : images;
+      const auto dir = stdfs::path(o.out) / captions.folders[i];
+      fs::ensure_writable_dir(dir.string());
+      for (int64_t k = 0; k < n; ++k)
+        data::write_png((dir / fmt::format("{:05d}.png", written[captions.folders[i]]++)).string(),
+                        native[k].contiguous());
+    }
     const int64_t rows = (n + kColumns - 1) / kColumns;
     const auto file = (stdfs::path(o.out) / (slug(texts[i]) + ".png")).string();
     data::write_png(
         file, data::labeled_grid(images, kColumns, std::vector<std::string>(rows, row_names[i]), texts[i]));
     preview_rows.push_back(images.slice(0, 0, preview));
-    listing.push_back({{"caption", texts[i]}, {"label", row_names[i]}, {"samples", n}, {"grid", file}});
+    listing.push_back({{"caption", texts[i]},
+                       {"label", row_names[i]},
+                       {"samples", n},
+                       {"grid", file},
+                       {"folder", o.per_image ? json((stdfs::path(o.out) / captions.folders[i]).string())
+                                              : json(nullptr)}});
     spdlog::info("{}: {} samples -> {}", texts[i], n, file);
   }
   const auto overview = (stdfs::path(o.out) / "samples.png").string();
   data::write_png(overview, data::labeled_grid(torch::cat(preview_rows), preview, row_names));
   fs::write_file_atomically((stdfs::path(o.out) / "samples.json").string(),
                             json{{"checkpoint", *path},
+                                 {"weights", model.weight_average ? "average" : "trained"},
                                  {"captions", listing},
                                  {"overview", overview},
                                  {"embedded_with", captions.embedded_with}}
@@ -223,7 +246,7 @@ void run_img2text(const InferOptions& o) {
   const auto device = runtime::select_device(o.device);
   const auto path = resolve_generator_checkpoint(o.checkpoint, o.run_dir, "img2text");
   FG_CHECK(path, "no img2text generator checkpoint found for '", o.checkpoint, "'");
-  auto model = load_img2text_generator(*path, device);
+  auto model = load_img2text_generator(*path, device, o.weights == "average");
   fs::ensure_writable_dir(o.out);
   const std::string shards = shards_of(o, model.config);
 
@@ -308,8 +331,8 @@ void run_roundtrip(const InferOptions& o) {
   FG_CHECK(i2t_path && t2i_path,
            "the round trip needs both generators; found img2text: ", i2t_path ? *i2t_path : "none",
            ", text2img: ", t2i_path ? *t2i_path : "none");
-  auto i2t = load_img2text_generator(*i2t_path, device);
-  auto t2i = load_text2img_generator(*t2i_path, device);
+  auto i2t = load_img2text_generator(*i2t_path, device, o.weights == "average");
+  auto t2i = load_text2img_generator(*t2i_path, device, o.weights == "average");
   fs::ensure_writable_dir(o.out);
   const std::string shards = shards_of(o, t2i.config);
   const Sources src = read_sources(

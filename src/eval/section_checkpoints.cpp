@@ -57,7 +57,7 @@ void samples_per_checkpoint(EvalRun& run, const LoadedImg2Text* i2t, const Loade
     for (size_t pick :
          spaced_picks(sets.size(), static_cast<size_t>(std::max(0, o.max_report_checkpoints)))) {
       const auto& set = sets[pick];
-      auto model = load_text2img_generator(set.generator_path, run.device);
+      auto model = load_text2img_generator(set.generator_path, run.device, run.options.weights == "average");
       const auto path =
           write_figure(run, "samples_text2img_" + set.tag + ".png",
                        checkpoint_grid(model, test, "TEXT2IMG " + set.tag, o.batch_size, o.seed + 7));
@@ -70,7 +70,7 @@ void samples_per_checkpoint(EvalRun& run, const LoadedImg2Text* i2t, const Loade
     const auto sets = checkpoint::list_sets(dir, "img2text");
     Series accuracy{"top-1 retrieval", {}, {}};
     for (const auto& set : sets) {
-      auto model = load_img2text_generator(set.generator_path, run.device);
+      auto model = load_img2text_generator(set.generator_path, run.device, run.options.weights == "average");
       auto r =
           emotion_retrieval(predict_embeddings(model, run.real_images, o.batch_size), test.caption_embeddings,
                             test.caption_labels, test.labels, test.captions, test.num_classes());

@@ -50,8 +50,9 @@ struct LoadedImg2Text {
 
 // Rebuilds the network from the checkpoint's config, loads the weights (the generator's weight average when
 // the checkpoint holds one), moves it to `device`, eval mode.
-LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device);
-LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device);
+// average = false loads the trained weights even when the checkpoint holds a weight average.
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average = true);
+LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device, bool average = true);
 
 // Images from a Text->Image generator: embeddings [B, D] -> [B, 3, S, S] in [-1, 1], run in batches without
 // gradients. Noise (when the network takes it) is standard normal from `generator_seed`.

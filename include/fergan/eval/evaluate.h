@@ -31,6 +31,7 @@ struct EvalOptions {
   std::string train_split = "train";  // real images the CAS classifier learns from
   std::string out = "eval";           // output directory
   std::string device = "auto";
+  std::string weights = "average";  // average (the generator's weight average when saved) | trained
   int64_t batch_size = 64;
   int64_t max_samples = 0;            // 0 = the whole evaluated split
   int64_t samples_per_emotion = 100;  // generated images per emotion (at most: see sample_plan.h)
