@@ -40,7 +40,6 @@ std::vector<Key> key_table(Config& c) {
       {"threads", Kind::Int, &c.threads, 0, 4096},
       {"seed", Kind::UInt, &c.seed, 0, inf},
       {"deterministic", Kind::Bool, &c.deterministic},
-      {"data.root", Kind::String, &c.data.root},
       {"data.shards", Kind::String, &c.data.shards},
       {"data.split", Kind::String, &c.data.split},
       {"data.max_samples", Kind::Int, &c.data.max_samples, 0, inf},
@@ -75,8 +74,6 @@ std::vector<Key> key_table(Config& c) {
       {"dist.bucket_mb", Kind::Float, &c.dist.bucket_mb, 0.001, 4096},
       {"dist.sync_batchnorm", Kind::Bool, &c.dist.sync_batchnorm},
       {"dist.timeout_s", Kind::Float, &c.dist.timeout_s, 1, inf},
-      {"clip.weights", Kind::String, &c.clip.weights},
-      {"clip.vocab", Kind::String, &c.clip.vocab},
   };
 }
 

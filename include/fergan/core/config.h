@@ -19,7 +19,6 @@ extern const char* const
     kEmotionAdjectives[kNumEmotions];  // angry, disgusted, fearful, happy, sad, surprised, neutral
 
 struct DataConfig {
-  std::string root = "data/fer2013";           // raw dataset: image folders or fer2013.csv (data_prep input)
   std::string shards = "data/fer2013_shards";  // data_prep output, trainer input
   std::string split = "train";                 // split the trainer reads
   int64_t max_samples = 0;                     // 0 = whole split; else N samples evenly spaced over it
@@ -73,11 +72,6 @@ struct DistConfig {
   double timeout_s = 600.0;      // a collective waiting longer than this aborts the job
 };
 
-struct ClipConfig {
-  std::string weights;  // CLIP weights (.safetensors / .pt); empty = use the embeddings stored in the shards
-  std::string vocab;    // bpe_simple_vocab_16e6.txt.gz or a HuggingFace vocab.json (merges.txt beside it)
-};
-
 struct Config {
   std::string run_dir = "experiments/exp1";
   std::string checkpoint_dir = "experiments/exp1/checkpoints";
@@ -92,7 +86,6 @@ struct Config {
   Img2TextConfig img2text;
   Text2ImgConfig text2img;
   DistConfig dist;
-  ClipConfig clip;
 
   // The resolved configuration as YAML, every key present.
   std::string to_yaml() const;
