@@ -351,6 +351,28 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
   return resolve(root, origin, overrides);
 }
 
+Config parse_saved_config(const std::string& yaml_text, const std::string& origin) {
+  // Written into every run's config.yaml and checkpoint by earlier versions; read by no program.
+  const std::pair<const char*, const char*> retired[] = {
+      {"data", "root"}, {"clip", "weights"}, {"clip", "vocab"}};
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    fail(str(origin, ": invalid YAML: ", e.what()));
+  }
+  if (root.IsMap()) {
+    for (const auto& [section, leaf] : retired) {
+      const YAML::Node found = static_cast<const YAML::Node&>(root)[section];  // const: adds no section
+      if (!found.IsDefined() || !found.IsMap()) continue;
+      YAML::Node map = root[section];
+      map.remove(leaf);
+      if (map.size() == 0) root.remove(section);
+    }
+  }
+  return resolve(root, origin, {});
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return resolve(YAML::Node(), "defaults", overrides);
   std::ifstream in(path);

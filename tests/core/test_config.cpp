@@ -68,6 +68,26 @@ TEST(Config, EveryKeyIsDescribed) {
   }
 }
 
+// A checkpoint written before those keys were removed still loads: its embedded config names them.
+TEST(Config, SavedConfigsOfEarlierVersionsLoad) {
+  const std::string saved =
+      "seed: 7\ndata:\n  root: \"data/fer2013\"\n  split: \"test\"\n"
+      "clip:\n  weights: \"\"\n  vocab: \"\"\ntext2img:\n  image_size: 64\n";
+  EXPECT_NE(error_of(saved).find("data.root"), std::string::npos);
+  const auto c = fergan::parse_saved_config(saved, "checkpoint");
+  EXPECT_EQ(c.seed, 7u);
+  EXPECT_EQ(c.data.split, "test");
+  EXPECT_EQ(c.text2img.image_size, 64);
+  EXPECT_EQ(c.to_yaml(), fergan::parse_config(c.to_yaml(), "x").to_yaml());
+  // Anything else unknown is still an error.
+  try {
+    fergan::parse_saved_config("data:\n  nope: 1\n", "checkpoint");
+    ADD_FAILURE() << "unknown key accepted";
+  } catch (const fergan::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("data.nope"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Config, HandWrittenFilesLoad) {
   auto o = fergan::load_config(source_dir() + "/config/original.yaml");
   EXPECT_EQ(o.text2img.image_size, 64);

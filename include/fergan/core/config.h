@@ -106,6 +106,10 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 Config parse_config(const std::string& yaml_text, const std::string& origin,
                     const std::vector<std::string>& overrides = {});
 
+// A configuration that a run wrote (the config embedded in a checkpoint): parse_config's rules, except that
+// keys earlier versions wrote and that have since been removed are dropped instead of being errors.
+Config parse_saved_config(const std::string& yaml_text, const std::string& origin);
+
 // All valid keys, dotted, in table order.
 std::vector<std::string> config_keys();
 
