@@ -1,13 +1,18 @@
 // The configuration key table, YAML loading, overrides and validation (see config.h).
+//
+// The table below is the single source of every key's type, default, range and help; Config(), the loaders,
+// to_yaml() and the generated reference (config_docs.cpp) all walk it.
 #include "fergan/core/config.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include "fergan/core/check.h"
 
@@ -20,76 +25,211 @@ const char* const kEmotionAdjectives[kNumEmotions] = {"angry", "disgusted", "fea
 
 namespace {
 
-enum class Kind { Int, UInt, Float, Bool, String, StringList };
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
-struct Key {
-  std::string name;
-  Kind kind;
-  void* field;
-  double min = -std::numeric_limits<double>::infinity();
-  double max = std::numeric_limits<double>::infinity();
-  std::vector<std::string> choices;  // for String keys with a fixed set of values
+// Where a key's value lives; the pointer's type is the key's type.
+using Field =
+    std::variant<int*, int64_t*, uint64_t*, double*, bool*, std::string*, std::vector<std::string>*>;
+
+struct Range {
+  double min = -kInf;
+  double max = kInf;
 };
 
+struct Key {
+  std::string name;  // dotted: section.leaf, or leaf for the top level
+  Field field;
+  std::string default_value;         // YAML text as `--set` takes it; a flow list ["a", "b"] for list keys
+  Range range;                       // inclusive, for numbers; {} = any
+  std::vector<std::string> choices;  // the only values allowed; {} = any of the type (and range)
+  std::string help;                  // one line: what the key does, in which unit
+};
+
+// The one list of keys, two lines each: name, field, default, range, choices; help. Sections appear in this
+// order in config/default.yaml, docs/config.md and to_yaml().
+// clang-format off
 std::vector<Key> key_table(Config& c) {
-  const double inf = std::numeric_limits<double>::infinity();
   return {
-      {"run_dir", Kind::String, &c.run_dir},
-      {"checkpoint_dir", Kind::String, &c.checkpoint_dir},
-      {"device", Kind::String, &c.device, 0, 0, {"auto", "cpu", "cuda"}},
-      {"threads", Kind::Int, &c.threads, 0, 4096},
-      {"seed", Kind::UInt, &c.seed, 0, inf},
-      {"deterministic", Kind::Bool, &c.deterministic},
-      {"data.root", Kind::String, &c.data.root},
-      {"data.shards", Kind::String, &c.data.shards},
-      {"data.split", Kind::String, &c.data.split},
-      {"data.max_samples", Kind::Int, &c.data.max_samples, 0, inf},
-      {"data.prefetch_batches", Kind::Int, &c.data.prefetch_batches, 1, 1024},
-      {"data.shuffle", Kind::Bool, &c.data.shuffle},
-      {"data.drop_last", Kind::Bool, &c.data.drop_last},
-      {"data.class_balanced", Kind::Bool, &c.data.class_balanced},
-      {"captions.templates", Kind::StringList, &c.captions.templates},
-      {"captions.resample", Kind::Bool, &c.captions.resample},
-      {"train.batch_size", Kind::Int, &c.train.batch_size, 1, 1 << 20},
-      {"train.lr", Kind::Float, &c.train.lr, 0, 10},
-      {"train.beta1", Kind::Float, &c.train.beta1, 0, 1},
-      {"train.beta2", Kind::Float, &c.train.beta2, 0, 1},
-      {"train.adam_eps", Kind::Float, &c.train.adam_eps, 1e-12, 1},
-      {"train.log_interval", Kind::Int, &c.train.log_interval, 1, inf},
-      {"train.save_interval", Kind::Int, &c.train.save_interval, 1, inf},
-      {"train.keep_last", Kind::Int, &c.train.keep_last, 0, inf},
-      {"train.phase", Kind::String, &c.train.phase, 0, 0, {"img2text", "text2img", "both"}},
-      {"img2text.epochs", Kind::Int, &c.img2text.epochs, 0, inf},
-      {"img2text.latent_dim", Kind::Int, &c.img2text.latent_dim, 1, 65536},
-      {"img2text.conditional", Kind::Bool, &c.img2text.conditional},
-      {"img2text.matching_aware", Kind::Bool, &c.img2text.matching_aware},
-      {"img2text.loss", Kind::String, &c.img2text.loss, 0, 0, {"bce", "hinge"}},
-      {"img2text.supervised_weight", Kind::Float, &c.img2text.supervised_weight, 0, 1e6},
-      {"img2text.ema_decay", Kind::Float, &c.img2text.ema_decay, 0, 0.999999},
-      {"text2img.epochs", Kind::Int, &c.text2img.epochs, 0, inf},
-      {"text2img.latent_dim", Kind::Int, &c.text2img.latent_dim, 1, 65536},
-      {"text2img.ngf", Kind::Int, &c.text2img.ngf, 1, 4096},
-      {"text2img.ndf", Kind::Int, &c.text2img.ndf, 1, 4096},
-      {"text2img.image_size", Kind::Int, &c.text2img.image_size, 64, 256},
-      {"text2img.noise_dim", Kind::Int, &c.text2img.noise_dim, 0, 65536},
-      {"text2img.conditional", Kind::Bool, &c.text2img.conditional},
-      {"text2img.matching_aware", Kind::Bool, &c.text2img.matching_aware},
-      {"text2img.sample_grid_per_emotion", Kind::Int, &c.text2img.sample_grid_per_emotion, 1, 64},
-      {"text2img.channels", Kind::Int, &c.text2img.channels, 1, 3},
-      {"text2img.loss", Kind::String, &c.text2img.loss, 0, 0, {"bce", "hinge"}},
-      {"text2img.spectral_norm", Kind::Bool, &c.text2img.spectral_norm},
-      {"text2img.minibatch_std", Kind::Bool, &c.text2img.minibatch_std},
-      {"text2img.film", Kind::Bool, &c.text2img.film},
-      {"text2img.mode_seeking", Kind::Float, &c.text2img.mode_seeking, 0, 1e6},
-      {"text2img.augment", Kind::StringList, &c.text2img.augment},
-      {"text2img.ema_decay", Kind::Float, &c.text2img.ema_decay, 0, 0.999999},
-      {"dist.backend", Kind::String, &c.dist.backend, 0, 0, {"auto", "mpi", "nccl"}},
-      {"dist.bucket_mb", Kind::Float, &c.dist.bucket_mb, 0.001, 4096},
-      {"dist.sync_batchnorm", Kind::Bool, &c.dist.sync_batchnorm},
-      {"dist.timeout_s", Kind::Float, &c.dist.timeout_s, 1, inf},
-      {"clip.weights", Kind::String, &c.clip.weights},
-      {"clip.vocab", Kind::String, &c.clip.vocab},
+      {"run_dir", &c.run_dir, "experiments/exp1", {}, {},
+       "directory of this run's metrics.jsonl and resolved config.yaml"},
+      {"checkpoint_dir", &c.checkpoint_dir, "experiments/exp1/checkpoints", {}, {},
+       "directory of the checkpoint sets (.pth, generator .safetensors, Text->Image sample grid .png)"},
+      {"device", &c.device, "auto", {}, {"auto", "cpu", "cuda"},
+       "where to train; auto = cuda when available, else cpu"},
+      {"threads", &c.threads, "0", {0, 4096}, {},
+       "LibTorch intra-op threads per rank; 0 = this rank's share of the cores"},
+      {"seed", &c.seed, "42", {0, kInf}, {},
+       "seed of weight init, sample order, caption and noise draws (and data_prep's caption choices)"},
+      {"deterministic", &c.deterministic, "false", {}, {},
+       "deterministic kernels where available (CUDA); slower"},
+      {"data.shards", &c.data.shards, "data/fer2013_shards", {}, {},
+       "directory of data_prep's HDF5 shards (its --out)"},
+      {"data.split", &c.data.split, "train", {}, {},
+       "split the trainer reads (train, validation or test)"},
+      {"data.max_samples", &c.data.max_samples, "0", {0, kInf}, {},
+       "0 = the whole split; else N samples evenly spaced over it (every emotion stays in)"},
+      {"data.prefetch_batches", &c.data.prefetch_batches, "4", {1, 1024}, {},
+       "batches the loader thread prepares ahead"},
+      {"data.shuffle", &c.data.shuffle, "true", {}, {},
+       "a new seeded sample order every epoch (else file order)"},
+      {"data.drop_last", &c.data.drop_last, "false", {}, {},
+       "drop each epoch's last incomplete global batch"},
+      {"data.class_balanced", &c.data.class_balanced, "false", {}, {},
+       "each epoch draws every emotion equally often (with replacement) instead of a permutation"},
+      {"captions.templates", &c.captions.templates,
+       R"(["a person with a {} expression", "a photo of a {} face", "a face that looks {}", )"
+       R"("a close-up photo of a {} person", "someone who looks {}"])", {}, {},
+       "caption templates per emotion; {} is the emotion's adjective (angry, disgusted, fearful, ...)"},
+      {"captions.resample", &c.captions.resample, "true", {}, {},
+       "each step draws a random caption of the sample's emotion instead of the one stored in the shard"},
+      {"train.batch_size", &c.train.batch_size, "8", {1, 1 << 20}, {},
+       "images per rank per step (global batch = this x ranks)"},
+      {"train.lr", &c.train.lr, "0.0002", {0, 10}, {},
+       "Adam learning rate of all four networks"},
+      {"train.beta1", &c.train.beta1, "0.5", {0, 1}, {},
+       "Adam beta1 (below 1)"},
+      {"train.beta2", &c.train.beta2, "0.999", {0, 1}, {},
+       "Adam beta2 (below 1)"},
+      {"train.adam_eps", &c.train.adam_eps, "1.0e-8", {1e-12, 1}, {},
+       "Adam epsilon, added to sqrt(v) in the step's denominator"},
+      {"train.log_interval", &c.train.log_interval, "100", {1, kInf}, {},
+       "batches between progress lines (and metrics.jsonl records)"},
+      {"train.save_interval", &c.train.save_interval, "10", {1, kInf}, {},
+       "epochs between checkpoints (the last epoch is always saved)"},
+      {"train.keep_last", &c.train.keep_last, "0", {0, kInf}, {},
+       "checkpoint sets kept per phase, newest first; 0 = all"},
+      {"train.phase", &c.train.phase, "both", {}, {"img2text", "text2img", "both"},
+       "GAN(s) to train; both = Image->Text, then Text->Image"},
+      {"img2text.epochs", &c.img2text.epochs, "50", {0, kInf}, {},
+       "training epochs of the Image->Text GAN"},
+      {"img2text.latent_dim", &c.img2text.latent_dim, "512", {1, 65536}, {},
+       "size of the generated text embedding; must match the shards' caption embeddings"},
+      {"img2text.conditional", &c.img2text.conditional, "true", {}, {},
+       "projection discriminator that also sees the image (false = unconditional, the original)"},
+      {"img2text.matching_aware", &c.img2text.matching_aware, "true", {}, {},
+       "(image, embedding of another emotion's caption) counts as fake; needs conditional"},
+      {"img2text.loss", &c.img2text.loss, "bce", {}, {"bce", "hinge"},
+       "adversarial loss: bce (the original's, on logits) or hinge"},
+      {"img2text.supervised_weight", &c.img2text.supervised_weight, "0", {0, 1e6}, {},
+       "weight of the generator's supervised term 1 - cos(G(image), true caption embedding); 0 = none"},
+      {"img2text.ema_decay", &c.img2text.ema_decay, "0", {0, 0.999999}, {},
+       "decay of the generator's weight average (what infer/eval use); 0 = none"},
+      {"text2img.epochs", &c.text2img.epochs, "50", {0, kInf}, {},
+       "training epochs of the Text->Image GAN"},
+      {"text2img.latent_dim", &c.text2img.latent_dim, "512", {1, 65536}, {},
+       "size of the caption embedding the generator reads; must match the shards' caption embeddings"},
+      {"text2img.ngf", &c.text2img.ngf, "64", {1, 4096}, {},
+       "generator width: 8 x ngf channels on its 8x8 base map, halving per upsampling block (down to 16)"},
+      {"text2img.ndf", &c.text2img.ndf, "64", {1, 4096}, {},
+       "discriminator width: ndf channels in its first block, doubling per block (up to 512)"},
+      {"text2img.image_size", &c.text2img.image_size, "256", {}, {"64", "128", "256"},
+       "side of the generated (and resized real) images, in pixels"},
+      {"text2img.noise_dim", &c.text2img.noise_dim, "100", {0, 65536}, {},
+       "size of the noise vector beside the caption embedding; 0 = no noise (the original)"},
+      {"text2img.conditional", &c.text2img.conditional, "true", {}, {},
+       "projection discriminator that also sees the caption embedding (false = the original)"},
+      {"text2img.matching_aware", &c.text2img.matching_aware, "true", {}, {},
+       "(image, embedding of another emotion's caption) counts as fake; needs conditional"},
+      {"text2img.sample_grid_per_emotion", &c.text2img.sample_grid_per_emotion, "8", {1, 64}, {},
+       "columns of the PNG sample grid written with each checkpoint (one row per emotion)"},
+      {"text2img.channels", &c.text2img.channels, "3", {}, {"1", "3"},
+       "image channels: 1 (FER2013 is grayscale) or 3 (the original's grey replicated)"},
+      {"text2img.loss", &c.text2img.loss, "bce", {}, {"bce", "hinge"},
+       "adversarial loss: bce (the original's, on logits) or hinge"},
+      {"text2img.spectral_norm", &c.text2img.spectral_norm, "false", {}, {},
+       "spectral normalisation of every discriminator layer, in place of its BatchNorm"},
+      {"text2img.minibatch_std", &c.text2img.minibatch_std, "false", {}, {},
+       "the discriminator's head also sees the standard deviation of its features across the batch"},
+      {"text2img.film", &c.text2img.film, "false", {}, {},
+       "FiLM: caption embedding and noise scale and shift every generator block (not only its input)"},
+      {"text2img.mode_seeking", &c.text2img.mode_seeking, "0", {0, 1e6}, {},
+       "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
+      {"text2img.augment", &c.text2img.augment, "[]", {}, {"translation", "cutout", "color"},
+       "DiffAugment of every image the discriminator sees: any of translation, cutout, color"},
+      {"text2img.ema_decay", &c.text2img.ema_decay, "0", {0, 0.999999}, {},
+       "decay of the generator's weight average (what infer/eval and the sample grids use); 0 = none"},
+      {"dist.backend", &c.dist.backend, "auto", {}, {"auto", "mpi", "nccl"},
+       "gradient all-reduce; auto = nccl for CUDA tensors, mpi for CPU tensors"},
+      {"dist.bucket_mb", &c.dist.bucket_mb, "25", {0.001, 4096}, {},
+       "gradient bucket size of the all-reduce, in MiB"},
+      {"dist.sync_batchnorm", &c.dist.sync_batchnorm, "false", {}, {},
+       "BatchNorm statistics over the global batch of all ranks (else each rank's own batch)"},
+      {"dist.timeout_s", &c.dist.timeout_s, "600", {1, kInf}, {},
+       "seconds a collective may wait before the job aborts"},
   };
+}
+// clang-format on
+
+// A number as people write it: 1048576, 0.001, 1e-12.
+std::string format_number(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// "a, b or c"
+std::string join_choices(const std::vector<std::string>& choices) {
+  std::string out;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  }
+  return out;
+}
+
+template <typename T>
+constexpr bool is_number_v = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+
+// For error messages: "expected an integer".
+std::string kind_name(const Field& field) {
+  return std::visit(
+      [](auto* p) -> std::string {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return "true or false";
+        } else if constexpr (std::is_same_v<T, uint64_t>) {
+          return "a non-negative integer";
+        } else if constexpr (std::is_integral_v<T>) {
+          return "an integer";
+        } else if constexpr (std::is_floating_point_v<T>) {
+          return "a number";
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return "a string";
+        } else {
+          return "a list of strings";
+        }
+      },
+      field);
+}
+
+// For the reference docs: "integer".
+std::string type_name(const Field& field) {
+  return std::visit(
+      [](auto* p) -> std::string {
+        using T = std::remove_pointer_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return "bool";
+        } else if constexpr (std::is_integral_v<T>) {
+          return "integer";
+        } else if constexpr (std::is_floating_point_v<T>) {
+          return "number";
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return "string";
+        } else {
+          return "list of strings";
+        }
+      },
+      field);
+}
+
+std::string range_text(const Key& key) {
+  if (!key.choices.empty()) return join_choices(key.choices);
+  const bool low = std::isfinite(key.range.min), high = std::isfinite(key.range.max);
+  if (low && high) return format_number(key.range.min) + " to " + format_number(key.range.max);
+  if (low) return ">= " + format_number(key.range.min);
+  if (high) return "<= " + format_number(key.range.max);
+  return "";
 }
 
 std::string join_keys(const std::vector<Key>& keys) {
@@ -98,85 +238,63 @@ std::string join_keys(const std::vector<Key>& keys) {
   return out;
 }
 
-std::string kind_name(Kind kind) {
-  switch (kind) {
-    case Kind::Int:
-      return "an integer";
-    case Kind::UInt:
-      return "a non-negative integer";
-    case Kind::Float:
-      return "a number";
-    case Kind::Bool:
-      return "true or false";
-    case Kind::String:
-      return "a string";
-    case Kind::StringList:
-      return "a list of strings";
-  }
-  return "?";
-}
-
+// Sets the key's field from a YAML node (a file's value, a --set value or the table's default), checking
+// type, range and choices.
 void set_value(const Key& key, const YAML::Node& node, const std::string& origin) {
   auto bad = [&](const std::string& why) { fail(str(origin, ": key '", key.name, "': ", why)); };
-  if (key.kind == Kind::StringList) {
-    if (!node.IsSequence()) bad("expected " + kind_name(key.kind));
-    std::vector<std::string> values;
-    for (const auto& item : node) {
-      if (!item.IsScalar()) bad("expected " + kind_name(key.kind));
-      values.push_back(item.as<std::string>());
-    }
-    *static_cast<std::vector<std::string>*>(key.field) = values;
-    return;
-  }
-  if (!node.IsScalar()) bad("expected " + kind_name(key.kind) + ", got a " + (node.IsMap() ? "map" : "list"));
-  const std::string text = node.Scalar();
-  auto check_range = [&](double v) {
-    if (v < key.min || v > key.max) {
-      bad(str("value ", text, " is out of range [", key.min, ", ", key.max, "]"));
-    }
-  };
-  try {
-    switch (key.kind) {
-      case Kind::Int: {
-        auto v = node.as<int64_t>();
-        check_range(static_cast<double>(v));
-        // Keys are stored as int or int64_t; the table only points int64_t at max_samples.
-        if (key.name == "data.max_samples") {
-          *static_cast<int64_t*>(key.field) = v;
+  const std::string expected = "expected " + kind_name(key.field);
+  std::visit(
+      [&](auto* field) {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          if (!node.IsSequence()) bad(expected);
+          std::vector<std::string> values;
+          for (const auto& item : node) {
+            if (!item.IsScalar()) bad(expected);
+            values.push_back(item.as<std::string>());
+            if (!key.choices.empty() &&
+                std::find(key.choices.begin(), key.choices.end(), values.back()) == key.choices.end()) {
+              bad("item '" + values.back() + "' is not one of " + join_choices(key.choices));
+            }
+          }
+          *field = values;
         } else {
-          *static_cast<int*>(key.field) = static_cast<int>(v);
+          if (!node.IsScalar())
+            bad(expected + ", got " + (node.IsMap() ? "a map" : node.IsSequence() ? "a list" : "no value"));
+          const std::string text = node.Scalar();
+          if (std::is_same_v<T, uint64_t> && !text.empty() && text[0] == '-') {
+            bad(expected + ", got '" + text + "'");  // yaml-cpp would wrap a negative number around
+          }
+          T value{};
+          try {
+            value = node.as<T>();
+          } catch (const YAML::BadConversion&) {
+            bad(expected + ", got '" + text + "'");
+          }
+          if constexpr (is_number_v<T>) {
+            const auto v = static_cast<double>(value);
+            if (v < key.range.min || v > key.range.max) {
+              bad(str("value ", text, " is out of range [", format_number(key.range.min), ", ",
+                      format_number(key.range.max), "]"));
+            }
+          }
+          if (!key.choices.empty() &&
+              std::find(key.choices.begin(), key.choices.end(), text) == key.choices.end()) {
+            bad("value '" + text + "' is not one of " + join_choices(key.choices));
+          }
+          *field = value;
         }
-        break;
-      }
-      case Kind::UInt: {
-        if (!text.empty() && text[0] == '-') bad("expected " + kind_name(key.kind) + ", got '" + text + "'");
-        *static_cast<uint64_t*>(key.field) = node.as<uint64_t>();
-        break;
-      }
-      case Kind::Float: {
-        auto v = node.as<double>();
-        check_range(v);
-        *static_cast<double*>(key.field) = v;
-        break;
-      }
-      case Kind::Bool:
-        *static_cast<bool*>(key.field) = node.as<bool>();
-        break;
-      case Kind::String: {
-        if (!key.choices.empty() &&
-            std::find(key.choices.begin(), key.choices.end(), text) == key.choices.end()) {
-          std::string list;
-          for (const auto& c : key.choices) list += (list.empty() ? "" : ", ") + c;
-          bad("value '" + text + "' is not one of: " + list);
-        }
-        *static_cast<std::string*>(key.field) = text;
-        break;
-      }
-      case Kind::StringList:
-        break;
-    }
-  } catch (const YAML::BadConversion&) {
-    bad("expected " + kind_name(key.kind) + ", got '" + text + "'");
+      },
+      key.field);
+}
+
+// A value as `--set` gives it: the text verbatim, converted by the key's type; a YAML list for list keys.
+YAML::Node value_node(const Key& key, const std::string& text, const std::string& origin) {
+  if (!std::holds_alternative<std::vector<std::string>*>(key.field)) return YAML::Node(text);
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(str(origin, ": key '", key.name, "': cannot parse '", text, "' as a list: ", e.what()));
   }
 }
 
@@ -220,25 +338,13 @@ void apply_override(std::vector<Key>& keys, const std::string& assignment) {
   const std::string value = assignment.substr(eq + 1);
   const Key* key = find_key(keys, name);
   if (!key) fail(str("--set: unknown config key '", name, "'. Valid keys:", join_keys(keys)));
-  YAML::Node node;
-  if (key->kind == Kind::StringList) {
-    try {
-      node = YAML::Load(value);
-    } catch (const YAML::Exception& e) {
-      fail(str("--set ", name, ": cannot parse '", value, "' as a list: ", e.what()));
-    }
-  } else {
-    node = YAML::Node(value);  // keep the text verbatim, converted by the key's type
-  }
-  set_value(*key, node, "--set");
+  set_value(*key, value_node(*key, value, "--set"), "--set");
 }
 
 void validate(const Config& c, const std::string& origin) {
   auto bad = [&](const std::string& key, const std::string& why) {
     fail(str(origin, ": key '", key, "': ", why));
   };
-  const int s = c.text2img.image_size;
-  if (s != 64 && s != 128 && s != 256) bad("text2img.image_size", str("must be 64, 128 or 256, got ", s));
   if (c.captions.templates.empty()) bad("captions.templates", "needs at least one template");
   for (const auto& t : c.captions.templates) {
     if (t.find("{}") == std::string::npos)
@@ -246,12 +352,6 @@ void validate(const Config& c, const std::string& origin) {
   }
   if (c.train.beta1 >= 1.0 || c.train.beta2 >= 1.0) bad("train.beta1/beta2", "must be < 1");
   if (c.data.split.empty()) bad("data.split", "must not be empty");
-  if (c.text2img.channels != 1 && c.text2img.channels != 3)
-    bad("text2img.channels", str("must be 1 or 3, got ", c.text2img.channels));
-  for (const auto& a : c.text2img.augment) {
-    if (a != "translation" && a != "cutout" && a != "color")
-      bad("text2img.augment", "unknown augmentation '" + a + "' (expected translation, cutout, color)");
-  }
   if (c.text2img.mode_seeking > 0 && c.text2img.noise_dim == 0)
     bad("text2img.mode_seeking", "needs noise: set text2img.noise_dim > 0");
 }
@@ -281,6 +381,28 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
   return resolve(root, origin, overrides);
 }
 
+Config parse_saved_config(const std::string& yaml_text, const std::string& origin) {
+  // Written into every run's config.yaml and checkpoint by earlier versions; read by no program.
+  const std::pair<const char*, const char*> retired[] = {
+      {"data", "root"}, {"clip", "weights"}, {"clip", "vocab"}};
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    fail(str(origin, ": invalid YAML: ", e.what()));
+  }
+  if (root.IsMap()) {
+    for (const auto& [section, leaf] : retired) {
+      const YAML::Node found = static_cast<const YAML::Node&>(root)[section];  // const: adds no section
+      if (!found.IsDefined() || !found.IsMap()) continue;
+      YAML::Node map = root[section];
+      map.remove(leaf);
+      if (map.size() == 0) root.remove(section);
+    }
+  }
+  return resolve(root, origin, {});
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return resolve(YAML::Node(), "defaults", overrides);
   std::ifstream in(path);
@@ -288,6 +410,22 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   std::stringstream text;
   text << in.rdbuf();
   return parse_config(text.str(), path, overrides);
+}
+
+Config::Config() {
+  for (const auto& key : key_table(*this)) {
+    const std::string origin = "the default in the key table (src/core/config.cpp)";
+    set_value(key, value_node(key, key.default_value, origin), origin);
+  }
+}
+
+std::vector<ConfigKeyInfo> config_key_info() {
+  Config c;
+  std::vector<ConfigKeyInfo> info;
+  for (const auto& k : key_table(c)) {
+    info.push_back({k.name, type_name(k.field), k.default_value, range_text(k), k.help});
+  }
+  return info;
 }
 
 std::vector<std::string> config_keys() {
@@ -312,33 +450,20 @@ std::string Config::to_yaml() const {
       section = head;
     }
     out << YAML::Key << leaf << YAML::Value;
-    switch (k.kind) {
-      case Kind::Int:
-        if (k.name == "data.max_samples") {
-          out << *static_cast<int64_t*>(k.field);
-        } else {
-          out << *static_cast<int*>(k.field);
-        }
-        break;
-      case Kind::UInt:
-        out << *static_cast<uint64_t*>(k.field);
-        break;
-      case Kind::Float:
-        out << *static_cast<double*>(k.field);
-        break;
-      case Kind::Bool:
-        out << *static_cast<bool*>(k.field);
-        break;
-      case Kind::String:
-        out << YAML::DoubleQuoted << *static_cast<std::string*>(k.field);
-        break;
-      case Kind::StringList: {
-        out << YAML::Flow << YAML::BeginSeq;
-        for (const auto& s : *static_cast<std::vector<std::string>*>(k.field)) out << YAML::DoubleQuoted << s;
-        out << YAML::EndSeq;
-        break;
-      }
-    }
+    std::visit(
+        [&](auto* field) {
+          using T = std::remove_pointer_t<decltype(field)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            out << YAML::DoubleQuoted << *field;
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            out << YAML::Flow << YAML::BeginSeq;
+            for (const auto& item : *field) out << YAML::DoubleQuoted << item;
+            out << YAML::EndSeq;
+          } else {
+            out << *field;
+          }
+        },
+        k.field);
   }
   if (!section.empty()) out << YAML::EndMap;
   out << YAML::EndMap;

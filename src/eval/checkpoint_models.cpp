@@ -76,7 +76,7 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
   m.path = path;
   m.meta = checkpoint::read_meta(path);
   FG_CHECK(m.meta.phase == phase, "checkpoint '", path, "' is a ", m.meta.phase, " checkpoint, not ", phase);
-  m.config = parse_config(m.meta.config_yaml, path + " (embedded config)");
+  m.config = parse_saved_config(m.meta.config_yaml, path + " (embedded config)");
   m.generator = make_network(m.config);
   checkpoint::load_network(path, *m.generator, nullptr);
   // The generator's weight average, when the run kept one, is the generator to sample from.

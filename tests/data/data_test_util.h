@@ -20,6 +20,15 @@
 
 namespace fergan::data::testing {
 
+// The config values data_prep reads, spelled out so that the tests do not follow the shipped defaults: one
+// caption template per emotion, seed 42, 512-d caption embeddings. `overrides` come after these.
+inline Config prep_config(const std::vector<std::string>& overrides = {}) {
+  std::vector<std::string> all = {"captions.templates=[\"a person with a {} expression\"]", "seed=42",
+                                  "img2text.latent_dim=512"};
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return parse_config("", "the data tests' config", all);
+}
+
 // A fresh directory under $TMPDIR, removed at scope exit.
 struct TempDir {
   std::filesystem::path path;

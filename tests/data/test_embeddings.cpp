@@ -23,7 +23,7 @@ std::vector<std::string> table_of(const Config& c) {
 }  // namespace
 
 TEST(Embeddings, CaptionTableIsLabelMajor) {
-  auto c = load_config("", {"captions.templates=[\"a {} face\", \"so {}\"]"});
+  auto c = prep_config({"captions.templates=[\"a {} face\", \"so {}\"]"});
   std::vector<std::string> captions;
   std::vector<int64_t> labels;
   caption_table(c.captions, &captions, &labels);
@@ -36,7 +36,7 @@ TEST(Embeddings, CaptionTableIsLabelMajor) {
 
 TEST(Embeddings, NpyHdf5AndSafetensorsRoundTrip) {
   TempDir tmp;
-  const auto captions = table_of(load_config(""));
+  const auto captions = table_of(prep_config());
   auto table = torch::randn({static_cast<int64_t>(captions.size()), 12});
   save_embeddings_npy(tmp / "e.npy", table);
   write_text(tmp / "e.captions.json", nlohmann::json(captions).dump());
@@ -50,7 +50,7 @@ TEST(Embeddings, NpyHdf5AndSafetensorsRoundTrip) {
 
 TEST(Embeddings, MismatchingCaptionsNameTheFirstMismatch) {
   TempDir tmp;
-  auto captions = table_of(load_config(""));
+  auto captions = table_of(prep_config());
   auto table = torch::randn({static_cast<int64_t>(captions.size()), 8});
   auto wrong = captions;
   wrong[3] = "a person with a joyful expression";
@@ -58,7 +58,7 @@ TEST(Embeddings, MismatchingCaptionsNameTheFirstMismatch) {
   EXPECT_ERROR_HAS(import_caption_embeddings(tmp / "e.h5", captions, 8), "e.h5", "caption 3",
                    "a person with a joyful expression", "a person with a happy expression");
   // Fewer captions than the table (e.g. a different template count).
-  auto more = table_of(load_config("", {"captions.templates=[\"a {} face\", \"so {}\"]"}));
+  auto more = table_of(prep_config({"captions.templates=[\"a {} face\", \"so {}\"]"}));
   save_embeddings_npy(tmp / "f.npy", table);
   write_text(tmp / "f.captions.txt", [&] {
     std::string s;
@@ -73,7 +73,7 @@ TEST(Embeddings, MismatchingCaptionsNameTheFirstMismatch) {
 
 TEST(Embeddings, WrongDimensionAndBadFiles) {
   TempDir tmp;
-  const auto captions = table_of(load_config(""));
+  const auto captions = table_of(prep_config());
   auto table = torch::randn({static_cast<int64_t>(captions.size()), 8});
   save_embeddings_h5(tmp / "e.h5", table, captions);
   EXPECT_ERROR_HAS(import_caption_embeddings(tmp / "e.h5", captions, 512), "e.h5", "dimension 8", "512");
@@ -90,7 +90,7 @@ TEST(Embeddings, WrongDimensionAndBadFiles) {
 
 TEST(Embeddings, PrepImportsAFileAndTheEncoderHookIsUsed) {
   TempDir tmp;
-  const auto config = load_config("");
+  const auto config = prep_config();
   const auto captions = table_of(config);
   write_csv(tmp / "in.csv", {csv_row(2, test_pixels(1), "Training")});
   auto table = torch::randn({static_cast<int64_t>(captions.size()), 512});

@@ -63,10 +63,6 @@ std::vector<CsvRow> parse_csv(const std::string& path) {
 const std::map<std::string, std::string> kUsageSplit = {
     {"Training", "train"}, {"PublicTest", "validation"}, {"PrivateTest", "test"}};
 
-Config default_config() {
-  return load_config("");
-}
-
 }  // namespace
 
 TEST(Prep, FolderRoundTripEveryPixelEqualsTheDecodedSource) {
@@ -87,7 +83,7 @@ TEST(Prep, FolderRoundTripEveryPixelEqualsTheDecodedSource) {
   for (const std::string raw : {"raw", "raw_jpg"}) {
     auto o = quick_options(tmp / raw, tmp / (raw + "_out"));
     o.samples_per_shard = 4;  // several shards, the last one short
-    auto summary = run_prep(o, default_config());
+    auto summary = run_prep(o, prep_config());
     for (const auto& [split, n] : (raw == "raw" ? s.splits : j.splits)) {
       ShardDataset ds(tmp / (raw + "_out"), split, /*verify_sha256=*/true);
       ASSERT_EQ(ds.size(), 7 * n);
@@ -119,7 +115,7 @@ TEST(Prep, SharedSubsetCsvMatchesAnIndependentParse) {
   TempDir tmp;
   auto o = quick_options(csv, tmp / "out");
   o.shards = 3;
-  auto summary = run_prep(o, default_config());
+  auto summary = run_prep(o, prep_config());
   const auto rows = parse_csv(csv);
   ASSERT_EQ(rows.size(), 980u);
   std::map<std::string, std::vector<const CsvRow*>> by_split;
@@ -143,7 +139,7 @@ TEST(Prep, SharedHeadCsvGoesThroughTheCsvPath) {
   const std::string csv = shared_dir() + "/data/fer2013/fer2013_head.csv";
   if (!stdfs::exists(csv)) GTEST_SKIP() << csv << " is absent";
   TempDir tmp;
-  run_prep(quick_options(csv, tmp / "out"), default_config());
+  run_prep(quick_options(csv, tmp / "out"), prep_config());
   const auto rows = parse_csv(csv);
   ShardDataset ds(tmp / "out", "train");
   ASSERT_EQ(ds.size(), static_cast<int64_t>(rows.size()));
@@ -175,8 +171,8 @@ TEST(Prep, CsvAndPngFoldersOfTheSameRowsAgreeExactly) {
     write_folder_png(tmp / "folders", split, kEmotionNames[r.label], name, r.pixels);
   }
   write_csv(tmp / "small.csv", lines);
-  run_prep(quick_options(tmp / "small.csv", tmp / "from_csv"), default_config());
-  run_prep(quick_options(tmp / "folders", tmp / "from_folders"), default_config());
+  run_prep(quick_options(tmp / "small.csv", tmp / "from_csv"), prep_config());
+  run_prep(quick_options(tmp / "folders", tmp / "from_folders"), prep_config());
   for (const std::string split : {"train", "validation", "test"}) {
     ShardDataset a(tmp / "from_csv", split), b(tmp / "from_folders", split);
     ASSERT_EQ(a.size(), 14);
@@ -199,8 +195,7 @@ TEST(Prep, ManifestRecordsShardsCaptionsAndFlags) {
   for (int i = 0; i < 30; ++i)
     rows.push_back(csv_row(i % 7, test_pixels(i), i < 20 ? "Training" : "PublicTest"));
   write_csv(tmp / "in.csv", rows);
-  auto config =
-      load_config("", {"captions.templates=[\"a {} face\", \"someone {}\", \"very {}\"]", "seed=9"});
+  auto config = prep_config({"captions.templates=[\"a {} face\", \"someone {}\", \"very {}\"]", "seed=9"});
   auto o = quick_options(tmp / "in.csv", tmp / "out");
   o.samples_per_shard = 8;
   run_prep(o, config);
@@ -246,7 +241,7 @@ TEST(Prep, ManifestRecordsShardsCaptionsAndFlags) {
 
 TEST(PrepBadInput, MissingInputPath) {
   TempDir tmp;
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "nope", tmp / "out"), default_config()), "nope",
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "nope", tmp / "out"), prep_config()), "nope",
                    "does not exist");
   EXPECT_FALSE(stdfs::exists(tmp / "out"));
 }
@@ -256,12 +251,12 @@ TEST(PrepBadInput, UnreadableImageNamesTheFileAndSkipBadReportsIt) {
   for (int l = 0; l < 7; ++l)
     write_folder_png(tmp / "raw", "train", kEmotionNames[l], "a.png", test_pixels(l));
   write_text(tmp / "raw/train/happy/broken.png", "not a png at all");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), default_config()), "broken.png",
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), prep_config()), "broken.png",
                    "--skip-bad");
   EXPECT_FALSE(stdfs::exists(tmp / "out/manifest.json"));
   auto o = quick_options(tmp / "raw", tmp / "out");
   o.skip_bad = true;
-  auto summary = run_prep(o, default_config());
+  auto summary = run_prep(o, prep_config());
   EXPECT_EQ(summary.bad_skipped, 1);
   ASSERT_EQ(summary.bad_messages.size(), 1u);
   EXPECT_NE(summary.bad_messages[0].find("broken.png"), std::string::npos);
@@ -274,7 +269,7 @@ TEST(PrepBadInput, WrongSizeImage) {
   for (int l = 0; l < 7; ++l)
     write_folder_png(tmp / "raw", "train", kEmotionNames[l], "a.png", test_pixels(l));
   write_folder_png(tmp / "raw", "train", "sad", "small.png", test_pixels(1, 32), 32);
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), default_config()), "small.png", "32x32",
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), prep_config()), "small.png", "32x32",
                    "wrong size");
 }
 
@@ -284,15 +279,15 @@ TEST(PrepBadInput, UnknownEmotionFolderAndEmptyClassFolder) {
     write_folder_png(tmp / "raw", "train", std::to_string(l), "a.png", test_pixels(l));
   stdfs::create_directories(tmp / "raw/train/bored");
   write_folder_png(tmp / "raw", "train", "bored", "x.png", test_pixels(99));
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), default_config()), "bored",
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "raw", tmp / "out"), prep_config()), "bored",
                    "not an emotion");
   stdfs::remove_all(tmp / "raw/train/bored");
   // Label-number folders (0..6) are fine.
-  EXPECT_EQ(run_prep(quick_options(tmp / "raw", tmp / "out"), default_config()).samples, 7);
+  EXPECT_EQ(run_prep(quick_options(tmp / "raw", tmp / "out"), prep_config()).samples, 7);
   stdfs::create_directories(tmp / "raw/test/Happy");
   write_folder_png(tmp / "raw", "test", "ANGRY", "a.png", test_pixels(5));
   auto o = quick_options(tmp / "raw", tmp / "out2");
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "Happy", "empty class");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "Happy", "empty class");
 }
 
 TEST(PrepBadInput, CsvWrongPixelCountNamesTheLine) {
@@ -300,7 +295,7 @@ TEST(PrepBadInput, CsvWrongPixelCountNamesTheLine) {
   auto short_row = test_pixels(2);
   short_row.pop_back();
   write_csv(tmp / "in.csv", {csv_row(0, test_pixels(1), "Training"), csv_row(1, short_row, "Training")});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "in.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "in.csv", tmp / "out"), prep_config()),
                    "in.csv:3:", "2303 pixel values", "2304");
 }
 
@@ -309,21 +304,20 @@ TEST(PrepBadInput, CsvNonNumericPixel) {
   std::string row = csv_row(0, test_pixels(1), "Training");
   row.replace(row.find(' ') + 1, 0, "x");
   write_csv(tmp / "in.csv", {csv_row(3, test_pixels(0), "Training"), row});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "in.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "in.csv", tmp / "out"), prep_config()),
                    "in.csv:3:", "pixel 1", "0..255");
 }
 
 TEST(PrepBadInput, CsvUnknownLabelAndUsage) {
   TempDir tmp;
   write_csv(tmp / "a.csv", {csv_row(0, test_pixels(1), "Training"), csv_row(9, test_pixels(2), "Training")});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "a.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "a.csv", tmp / "out"), prep_config()),
                    "a.csv:3:", "unknown emotion label '9'");
   write_csv(tmp / "b.csv", {csv_row(0, test_pixels(1), "Training"), csv_row(1, test_pixels(2), "Holdout")});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "b.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "b.csv", tmp / "out"), prep_config()),
                    "b.csv:3:", "unknown Usage 'Holdout'");
   write_text(tmp / "c.csv", "label,pixels\n0,1 2 3\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "c.csv", tmp / "out"), default_config()),
-                   "c.csv:1:", "header");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "c.csv", tmp / "out"), prep_config()), "c.csv:1:", "header");
 }
 
 TEST(PrepBadInput, SkipBadSkipsBadCsvRowsAndCountsThem) {
@@ -334,7 +328,7 @@ TEST(PrepBadInput, SkipBadSkipsBadCsvRowsAndCountsThem) {
                              csv_row(8, test_pixels(3), "Training"), csv_row(2, test_pixels(4), "Training")});
   auto o = quick_options(tmp / "in.csv", tmp / "out");
   o.skip_bad = true;
-  auto summary = run_prep(o, default_config());
+  auto summary = run_prep(o, prep_config());
   EXPECT_EQ(summary.bad_skipped, 2);
   EXPECT_EQ(summary.samples, 2);
   ShardDataset ds(tmp / "out", "train");
@@ -349,31 +343,31 @@ TEST(PrepBadInput, EmptySplit) {
   write_csv(tmp / "in.csv", {csv_row(0, test_pixels(1), "Training")});
   auto o = quick_options(tmp / "in.csv", tmp / "out");
   o.splits = {"train", "validation"};
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "validation", "empty split");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "validation", "empty split");
   // A split whose every row is bad is empty too, even with --skip-bad.
   auto bad = test_pixels(1);
   bad.resize(10);
   write_csv(tmp / "in2.csv", {csv_row(0, test_pixels(1), "Training"), csv_row(0, bad, "PublicTest")});
   auto o2 = quick_options(tmp / "in2.csv", tmp / "out");
   o2.skip_bad = true;
-  EXPECT_ERROR_HAS(run_prep(o2, default_config()), "validation", "empty split");
+  EXPECT_ERROR_HAS(run_prep(o2, prep_config()), "validation", "empty split");
   write_csv(tmp / "none.csv", {});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "none.csv", tmp / "out"), default_config()), "no samples");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "none.csv", tmp / "out"), prep_config()), "no samples");
   EXPECT_FALSE(stdfs::exists(tmp / "out"));
 }
 
 TEST(PrepBadInput, ExistingOutputIsRefusedAndOverwriteKeepsTheOldOneUntilDone) {
   TempDir tmp;
   write_csv(tmp / "a.csv", {csv_row(0, test_pixels(1), "Training"), csv_row(1, test_pixels(2), "Training")});
-  run_prep(quick_options(tmp / "a.csv", tmp / "out"), default_config());
+  run_prep(quick_options(tmp / "a.csv", tmp / "out"), prep_config());
   const std::string before = fs::read_file(tmp / "out/manifest.json");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "a.csv", tmp / "out"), default_config()),
-                   "already holds shards", "--overwrite");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "a.csv", tmp / "out"), prep_config()), "already holds shards",
+                   "--overwrite");
   // A failing overwrite leaves the old dataset exactly as it was, and no staging directory behind.
   write_csv(tmp / "bad.csv", {csv_row(0, test_pixels(7), "Training"), "3,1 2 3,Training"});
   auto o = quick_options(tmp / "bad.csv", tmp / "out");
   o.overwrite = true;
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "bad.csv:3:");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "bad.csv:3:");
   EXPECT_EQ(fs::read_file(tmp / "out/manifest.json"), before);
   EXPECT_EQ(ShardDataset(tmp / "out", "train", true).size(), 2);
   EXPECT_FALSE(stdfs::exists(tmp / "out.tmp-dir"));
@@ -381,7 +375,7 @@ TEST(PrepBadInput, ExistingOutputIsRefusedAndOverwriteKeepsTheOldOneUntilDone) {
   write_csv(tmp / "b.csv", {csv_row(4, test_pixels(8), "Training")});
   auto ok = quick_options(tmp / "b.csv", tmp / "out");
   ok.overwrite = true;
-  run_prep(ok, default_config());
+  run_prep(ok, prep_config());
   ShardDataset ds(tmp / "out", "train", true);
   EXPECT_EQ(ds.size(), 1);
   EXPECT_EQ(image_of(ds.get_batch({0}), 0), test_pixels(8));
@@ -396,7 +390,7 @@ TEST(PrepBadInput, FailedRunLeavesNoManifestNorTempShards) {
   write_csv(tmp / "in.csv", rows);
   auto o = quick_options(tmp / "in.csv", tmp / "out");
   o.samples_per_shard = 10;
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "in.csv:42:");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "in.csv:42:");
   EXPECT_FALSE(stdfs::exists(tmp / "out/manifest.json"));
   EXPECT_FALSE(stdfs::exists(tmp / "out.tmp-dir"));
   EXPECT_ERROR_HAS(read_manifest(tmp / "out"), "out");
@@ -407,11 +401,10 @@ TEST(PrepBadInput, NoEmbeddingsSourceListsTheThreeOptions) {
   write_csv(tmp / "in.csv", {csv_row(0, test_pixels(1), "Training")});
   auto o = quick_options(tmp / "in.csv", tmp / "out");
   o.random_embeddings = false;
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "--embeddings FILE", "--clip-weights",
-                   "--random-embeddings");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "--embeddings FILE", "--clip-weights", "--random-embeddings");
   o.random_embeddings = true;
   o.embeddings_file = tmp / "e.npy";
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "choose one");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "choose one");
 }
 
 TEST(Synth, DeterministicAndEmotionDependent) {

@@ -23,7 +23,7 @@ void make_dataset(const TempDir& tmp, int n, int per_shard, const std::string& n
   write_csv(tmp / (name + ".csv"), rows);
   auto o = quick_options(tmp / (name + ".csv"), tmp / name);
   o.samples_per_shard = per_shard;
-  run_prep(o, load_config(""));
+  run_prep(o, prep_config());
 }
 
 void flip_byte(const std::string& path, uint64_t offset) {

@@ -26,11 +26,12 @@ Config tiny_config() {
 
 template <typename Net>
 checkpoint::CheckpointSet save_set(const std::string& dir, const std::string& phase, int64_t epoch, Net& g,
-                                   torch::nn::Module& d, const Config& config) {
+                                   torch::nn::Module& d, const Config& config,
+                                   const std::string& more_yaml = "") {
   checkpoint::CheckpointMeta meta;
   meta.phase = phase;
   meta.epoch = epoch;
-  meta.config_yaml = config.to_yaml();
+  meta.config_yaml = config.to_yaml() + more_yaml;
   checkpoint::CheckpointSet set;
   set.tag = "epoch_" + std::to_string(epoch);
   set.meta = meta;
@@ -87,6 +88,11 @@ TEST(CheckpointModels, ResolvesAndLoadsTheSavedGenerators) {
   auto images = torch::rand({2, 3, 64, 64}) * 2 - 1;
   i1->eval();
   EXPECT_TRUE(torch::allclose(predict_embeddings(i2t_loaded, images, 8), i1->forward(images), 1e-5, 1e-6));
+
+  // A checkpoint of an earlier version, whose embedded config still has the since removed clip keys.
+  const auto old_set =
+      save_set(dir, "img2text", 2, i1, *i1d, config, "clip:\n  weights: \"\"\n  vocab: \"\"\n");
+  EXPECT_EQ(load_img2text_generator(old_set.generator_path, torch::kCPU).config.img2text.latent_dim, 16);
 
   EXPECT_THROW(load_img2text_generator(*latest, torch::kCPU), fergan::Error);  // wrong phase
   EXPECT_THROW(resolve_generator_checkpoint((run / "missing.pth").string(), "", "text2img"), fergan::Error);

@@ -232,15 +232,21 @@ TEST(GanStep, AdamSettingsFromConfig) {
   c.train.lr = 1e-3;
   c.train.beta1 = 0.4;
   c.train.beta2 = 0.99;
+  c.train.adam_eps = 1e-6;
   c.text2img.image_size = 64;
   c.text2img.ngf = c.text2img.ndf = 8;
+  c.text2img.latent_dim = 16;
+  c.text2img.noise_dim = 12;
+  c.text2img.conditional = c.text2img.matching_aware = true;
   auto gan = make_gan(c, "text2img", torch::kCPU);
   auto& o = static_cast<torch::optim::AdamOptions&>(gan->generator_optimizer().param_groups()[0].options());
   EXPECT_DOUBLE_EQ(o.lr(), 1e-3);
   EXPECT_DOUBLE_EQ(std::get<0>(o.betas()), 0.4);
   EXPECT_DOUBLE_EQ(std::get<1>(o.betas()), 0.99);
+  EXPECT_DOUBLE_EQ(o.eps(), 1e-6);
   EXPECT_TRUE(gan->matching_aware());
-  EXPECT_EQ(dynamic_cast<Text2ImgGan&>(*gan).G->options.noise_dim, 100);
+  EXPECT_EQ(dynamic_cast<Text2ImgGan&>(*gan).G->options.noise_dim, 12);
+  EXPECT_EQ(dynamic_cast<Text2ImgGan&>(*gan).G->options.latent_dim, 16);
   EXPECT_THROW(make_gan(c, "img2txt", torch::kCPU), Error);
 }
 

@@ -10,10 +10,13 @@ jv() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.d
 # png_size FILE: "W H" from the IHDR chunk.
 png_size() { python3 -c 'import struct,sys; b=open(sys.argv[1],"rb").read(32); assert b[:8]==b"\x89PNG\r\n\x1a\n"; print(*struct.unpack(">II", b[16:24]))' "$1"; }
 
-# 1. A tiny dataset and a tiny run of both GANs (checkpoints at every epoch).
+# 1. A tiny dataset and a tiny run of both GANs (checkpoints at every epoch), with one caption per emotion
+# (the per-caption checks below count 7).
+one_caption='captions.templates=["a person with a {} expression"]'
 "$BIN/data_prep" synth --out "$tmp/raw" --per-class 12 --splits train:12,test:6 --seed 3 >/dev/null
-"$BIN/data_prep" --input "$tmp/raw" --out "$tmp/shards" --random-embeddings --embed-dim 32 --quiet >/dev/null
-"$BIN/fergan_dist" --set device=cpu --set data.shards="$tmp/shards" --set run_dir="$tmp/run" \
+"$BIN/data_prep" --input "$tmp/raw" --out "$tmp/shards" --random-embeddings --embed-dim 32 --set "$one_caption" \
+  --quiet >/dev/null
+"$BIN/fergan_dist" --set device=cpu --set data.shards="$tmp/shards" --set run_dir="$tmp/run" --set "$one_caption" \
   --set checkpoint_dir="$tmp/run/checkpoints" --set img2text.latent_dim=32 --set text2img.latent_dim=32 \
   --set img2text.epochs=2 --set text2img.epochs=2 --set train.save_interval=1 --set train.batch_size=16 \
   --set train.log_interval=2 --set text2img.image_size=64 --set text2img.ngf=8 --set text2img.ndf=8 \

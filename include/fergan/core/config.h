@@ -1,9 +1,14 @@
 // The run configuration: one struct, one table of keys.
 //
 // Every key that a YAML file or `--set a.b=value` may name is listed once in the key table (config.cpp),
-// with its type, its range and a one-line help. Loading walks the YAML tree against that table, so an
-// unknown key, a wrong type or an out-of-range value is an error naming the key (and listing the valid
-// keys for an unknown one). `to_yaml()` writes the resolved configuration beside each run's outputs.
+// with its type, its default, its range or choices and a one-line help. The table is the only place a
+// default lives: the struct fields below carry no initializers, and Config() sets each of them from the
+// table. config/default.yaml and docs/config.md are generated from the same table (config_docs.h), and a
+// test keeps them current. Loading walks the YAML tree against the table, so an unknown key, a wrong type
+// or an out-of-range value is an error naming the key (and listing the valid keys for an unknown one).
+// `to_yaml()` writes the resolved configuration beside each run's outputs.
+//
+// Adding a key: a field here and one line in the key table.
 #pragma once
 
 #include <cstdint>
@@ -18,85 +23,78 @@ extern const char* const kEmotionNames[kNumEmotions];  // angry, disgust, fear, 
 extern const char* const
     kEmotionAdjectives[kNumEmotions];  // angry, disgusted, fearful, happy, sad, surprised, neutral
 
+// The sections of Config. Their fields are set by Config(); on their own they are not initialized.
 struct DataConfig {
-  std::string root = "data/fer2013";           // raw dataset: image folders or fer2013.csv (data_prep input)
-  std::string shards = "data/fer2013_shards";  // data_prep output, trainer input
-  std::string split = "train";                 // split the trainer reads
-  int64_t max_samples = 0;                     // 0 = whole split; else N samples evenly spaced over it
-  int prefetch_batches = 4;                    // batches prepared ahead by the loader thread
-  bool shuffle = true;
-  bool drop_last = false;
-  bool class_balanced = false;  // every epoch draws each emotion equally often (with replacement)
+  std::string shards;
+  std::string split;
+  int64_t max_samples;
+  int prefetch_batches;
+  bool shuffle;
+  bool drop_last;
+  bool class_balanced;
 };
 
 struct CaptionConfig {
-  // "{}" is replaced by the emotion's adjective. One template = the original's one caption per emotion.
-  std::vector<std::string> templates = {"a person with a {} expression"};
-  bool resample =
-      false;  // each step draws a random caption of the sample's emotion instead of the stored one
+  std::vector<std::string> templates;  // "{}" stands for the emotion's adjective
+  bool resample;
 };
 
 struct TrainConfig {
-  int batch_size = 8;  // per rank
-  double lr = 2e-4;
-  double beta1 = 0.5;
-  double beta2 = 0.999;
-  double adam_eps = 1e-8;      // Adam's epsilon
-  int log_interval = 100;      // batches between progress lines
-  int save_interval = 10;      // epochs between checkpoints (and always at the last epoch)
-  int keep_last = 0;           // checkpoint sets to keep per phase; 0 = all
-  std::string phase = "both";  // img2text | text2img | both
+  int batch_size;
+  double lr;
+  double beta1;
+  double beta2;
+  double adam_eps;
+  int log_interval;
+  int save_interval;
+  int keep_last;
+  std::string phase;
 };
 
 struct Img2TextConfig {
-  int epochs = 50;
-  int latent_dim = 512;
-  bool conditional = true;         // projection discriminator that also sees the image
-  bool matching_aware = true;      // (image, wrong caption embedding) counts as fake
-  std::string loss = "bce";        // bce | hinge
-  double supervised_weight = 0.0;  // weight of the generator's 1 - cos(G(image), true caption embedding) term
-  double ema_decay = 0.0;          // exponential moving average of G's weights; 0 = none
+  int epochs;
+  int latent_dim;
+  bool conditional;
+  bool matching_aware;
+  std::string loss;
+  double supervised_weight;
+  double ema_decay;
 };
 
 struct Text2ImgConfig {
-  int epochs = 50;
-  int latent_dim = 512;
-  int ngf = 64;
-  int ndf = 64;
-  int image_size = 256;  // 64, 128 or 256
-  int noise_dim = 100;   // 0 = no noise input (the original)
-  bool conditional = true;
-  bool matching_aware = true;
-  int sample_grid_per_emotion = 8;   // columns of the PNG grid written at each checkpoint
-  int channels = 3;                  // 1 (FER2013 is grayscale) or 3 (the original's grey replicated)
-  std::string loss = "bce";          // bce | hinge
-  bool spectral_norm = false;        // spectral normalisation in D (in place of its BatchNorm)
-  bool minibatch_std = false;        // minibatch standard-deviation channel in D
-  bool film = false;                 // FiLM of every generator scale by the caption embedding and noise
-  double mode_seeking = 0.0;         // weight of the mode-seeking term (Mao et al. 2019); 0 = none
-  std::vector<std::string> augment;  // DiffAugment of D's inputs: translation, cutout, color
-  double ema_decay = 0.0;            // exponential moving average of G's weights; 0 = none
+  int epochs;
+  int latent_dim;
+  int ngf;
+  int ndf;
+  int image_size;
+  int noise_dim;
+  bool conditional;
+  bool matching_aware;
+  int sample_grid_per_emotion;
+  int channels;
+  std::string loss;
+  bool spectral_norm;
+  bool minibatch_std;
+  bool film;
+  double mode_seeking;
+  std::vector<std::string> augment;
+  double ema_decay;
 };
 
 struct DistConfig {
-  std::string backend = "auto";  // auto | mpi | nccl
-  double bucket_mb = 25.0;       // gradient bucket size
-  bool sync_batchnorm = false;   // BatchNorm over the global batch of all ranks (else each rank's own)
-  double timeout_s = 600.0;      // a collective waiting longer than this aborts the job
-};
-
-struct ClipConfig {
-  std::string weights;  // CLIP weights (.safetensors / .pt); empty = use the embeddings stored in the shards
-  std::string vocab;    // bpe_simple_vocab_16e6.txt.gz or a HuggingFace vocab.json (merges.txt beside it)
+  std::string backend;
+  double bucket_mb;
+  bool sync_batchnorm;
+  double timeout_s;
 };
 
 struct Config {
-  std::string run_dir = "experiments/exp1";
-  std::string checkpoint_dir = "experiments/exp1/checkpoints";
-  std::string device = "auto";  // auto | cpu | cuda
-  int threads = 0;              // LibTorch intra-op threads; 0 = this rank's share of the cores
-  uint64_t seed = 42;
-  bool deterministic = false;  // deterministic kernels where available (CUDA)
+  std::string run_dir;
+  std::string checkpoint_dir;
+  std::string device;
+  int threads;
+  uint64_t seed;
+  bool deterministic;
 
   DataConfig data;
   CaptionConfig captions;
@@ -104,21 +102,40 @@ struct Config {
   Img2TextConfig img2text;
   Text2ImgConfig text2img;
   DistConfig dist;
-  ClipConfig clip;
+
+  // Every key at its default from the key table (the configuration of config/default.yaml).
+  Config();
 
   // The resolved configuration as YAML, every key present.
   std::string to_yaml() const;
 };
 
-// Loads `path` (empty = built-in defaults), then applies each "a.b=value" override in order, then validates.
+// Loads `path` (empty = the defaults: config/default.yaml's configuration), then applies each "a.b=value"
+// override in order, then validates.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Parses one YAML document string (tests, embedded defaults) with the same rules as load_config.
 Config parse_config(const std::string& yaml_text, const std::string& origin,
                     const std::vector<std::string>& overrides = {});
 
+// A configuration that a run wrote (the config embedded in a checkpoint): parse_config's rules, except that
+// keys earlier versions wrote and that have since been removed are dropped instead of being errors.
+Config parse_saved_config(const std::string& yaml_text, const std::string& origin);
+
 // All valid keys, dotted, in table order.
 std::vector<std::string> config_keys();
+
+// One key of the table, described for people (config/default.yaml, docs/config.md).
+struct ConfigKeyInfo {
+  std::string name;           // dotted: "train.lr"; no dot for top-level keys
+  std::string type;           // integer | number | bool | string | list of strings
+  std::string default_value;  // as the table writes it (YAML text; a flow list for list keys)
+  std::string range;  // "1 to 1024", ">= 0", "auto, cpu or cuda"; empty when any value of the type goes
+  std::string help;   // one line: what the key does, in which unit
+};
+
+// Every key, in table order.
+std::vector<ConfigKeyInfo> config_key_info();
 
 // The caption strings for one emotion label under the configured templates.
 std::vector<std::string> captions_for_label(const CaptionConfig& captions, int label);
