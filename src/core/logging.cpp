@@ -13,7 +13,7 @@
 namespace fergan::logging {
 namespace {
 
-// Info and debug lines go to stdout in the seed's plain format; warnings and errors go to stderr only.
+// Info and debug lines go to stdout in the original's plain format; warnings and errors go to stderr only.
 class SplitSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit SplitSink(const std::string& prefix) : prefix_(prefix) {}

@@ -1,4 +1,4 @@
-// Img2TextGenerator and Img2TextDiscriminator (see img2text.h). Layer order and widths follow SPEC §2
+// Img2TextGenerator and Img2TextDiscriminator (see img2text.h). Layer order and widths follow the original
 // exactly; initialisation is LibTorch's default, which equals PyTorch's (kaiming_uniform(a=sqrt(5)) weights,
 // uniform(+-1/sqrt(fan_in)) biases).
 #include "fergan/models/img2text.h"

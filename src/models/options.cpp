@@ -1,4 +1,4 @@
-// Network options from the run configuration, and the size rule of SPEC §2 for 128/256 outputs.
+// Network options from the run configuration, and the size rule for 128/256 outputs (docs/original.md).
 #include "fergan/models/options.h"
 
 #include <algorithm>

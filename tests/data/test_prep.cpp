@@ -1,5 +1,5 @@
 // data_prep end to end through the library: pixel-exact round trips (folders and CSV), the shared FER2013
-// CSV files, CSV/folder agreement, sharding, caption choices, and every bad input of the issue.
+// CSV files, CSV/folder agreement, sharding, caption choices, and every kind of bad input.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>

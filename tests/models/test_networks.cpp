@@ -1,5 +1,6 @@
-// The four networks: SPEC §2 parameter counts and layer shapes at 64x64, the size rule at 128/256, the
-// conditional and noise variants (their extra inputs must actually change the output), and bad options.
+// The four networks: the original's parameter counts and layer shapes at 64x64 (docs/original.md), the size
+// rule at 128/256, the conditional and noise variants (their extra inputs must actually change the output),
+// and bad options.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -27,7 +28,7 @@ Text2ImgOptions t2i(int64_t size, bool conditional = false, int64_t noise = 0) {
   return o;
 }
 
-// name -> shape of every parameter, for comparing a network against the SPEC's layer list.
+// name -> shape of every parameter, for comparing a network against the original's layer list.
 std::map<std::string, std::vector<int64_t>> shapes(const torch::nn::Module& m) {
   std::map<std::string, std::vector<int64_t>> out;
   for (const auto& p : m.named_parameters()) out[p.key()] = p.value().sizes().vec();
@@ -46,7 +47,7 @@ TEST(Networks, OriginalParameterCountsFromOriginalYaml) {
 }
 
 TEST(Networks, OriginalLayerShapes) {
-  // SPEC §2 layer by layer (ConvTranspose weights are [in, out, k, k]).
+  // The original's networks layer by layer (ConvTranspose weights are [in, out, k, k]).
   using S = std::map<std::string, std::vector<int64_t>>;
   EXPECT_EQ(shapes(*Img2TextGenerator()), (S{{"features.0.weight", {64, 3, 4, 4}},
                                              {"features.0.bias", {64}},

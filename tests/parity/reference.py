@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent reference of the original train.py loop (SPEC section 2), for fergan's parity test.
+"""Independent reference of the original train.py loop (docs/original.md), for fergan's parity test.
 
 Run with Debian's python3-torch 1.13 (/usr/bin/python3). It rebuilds the four ORIGINAL networks as plain
 nn.Sequential stacks with their Sigmoid outputs and trains them with nn.BCELoss and Adam exactly as the
@@ -57,7 +57,7 @@ def save_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(head)) + head + b"".join(chunks))
 
 
-# ---- the original networks (SPEC section 2), PyTorch default init, BatchNorm eps 1e-5 momentum 0.1 ----
+# ---- the original networks (docs/original.md), PyTorch default init, BatchNorm eps 1e-5 momentum 0.1 ----
 def img2text_generator():
     return nn.Sequential(
         nn.Conv2d(3, 64, 4, 2, 1), nn.ReLU(),

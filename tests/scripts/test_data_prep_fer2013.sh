@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The acceptance count test on the real FER2013 folder release: per split and class counts must be exactly
+# The count test on the real FER2013 folder release: per split and class counts must be exactly
 # the published ones. Skipped (exit 0, "SKIPPED") when the tarball is not there; FER2013 is never copied
 # into the project, only unpacked to a temporary directory.
 set -euo pipefail

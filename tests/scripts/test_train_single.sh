@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# fergan_dist as one process: the seed's console format, checkpoint names, metrics.jsonl, sample grids,
-# exact resume after a mid-epoch stop, and the trainer's bad-input errors.
+# fergan_dist as one process: the original's console format (docs/original.md), checkpoint names,
+# metrics.jsonl, sample grids, exact resume after a mid-epoch stop, and the trainer's bad-input errors.
 source "$(dirname "$0")/lib_train.sh"
 make_shards 6   # 42 training images: 6 batches of 8 per epoch, the last one short (drop_last off)
 

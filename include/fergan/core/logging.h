@@ -1,7 +1,8 @@
 // Console logging and the top-level error boundary of every program.
 //
-// Rank 0 prints the seed's console format verbatim (plain "%v" lines); other ranks print only errors,
-// prefixed with "[rank N]" so a failing rank's message is recognisable in mpirun's output.
+// Rank 0 prints the original train.py's console format verbatim (plain "%v" lines, docs/original.md); other
+// ranks print only errors, prefixed with "[rank N]" so a failing rank's message is recognisable in mpirun's
+// output.
 #pragma once
 
 #include <spdlog/spdlog.h>

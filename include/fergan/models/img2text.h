@@ -1,4 +1,4 @@
-// The Image->Text GAN's networks (SPEC §2).
+// The Image->Text GAN's networks (the original train.py's, docs/original.md, plus a conditional variant).
 //
 // Img2TextGenerator maps a face image to a caption-embedding-sized vector: three stride-2 convs with ReLU,
 // global average pooling, one Linear (790,464 parameters at latent_dim 512). Img2TextDiscriminator scores an

@@ -3,7 +3,7 @@
 // The networks take these small structs rather than the whole Config so that tests, the parity reference and
 // tools can build any variant directly. `from(const Config&)` is the one place that maps config keys to
 // network options; at image_size 64, ngf = ndf = 64, noise_dim 0 and conditional off they describe exactly
-// the original networks of SPEC §2.
+// the original train.py's networks (docs/original.md).
 #pragma once
 
 #include <cstdint>

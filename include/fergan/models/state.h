@@ -18,7 +18,7 @@ namespace fergan::models {
 // Parameters then buffers, each in registration order (recursive). The tensors alias the module's storage.
 std::vector<std::pair<std::string, torch::Tensor>> named_state(const torch::nn::Module& module);
 
-// Trainable parameter count (what the SPEC's parameter counts count: buffers excluded).
+// Trainable parameter count (buffers excluded, as in the parameter counts of docs/original.md).
 int64_t parameter_count(const torch::nn::Module& module);
 
 // Writes named_state(module) to a safetensors file (atomically), loadable in Python with

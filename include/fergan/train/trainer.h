@@ -3,7 +3,8 @@
 //
 // Per phase: open the shard split, build the GAN, restore a checkpoint or broadcast rank 0's fresh weights,
 // then run epochs of (D step, G step) with gradients averaged across ranks by a bucketed all-reducer.
-// Rank 0 alone prints the seed's console lines, writes metrics.jsonl, checkpoints and sample grids.
+// Rank 0 alone prints the original's console lines (docs/original.md), writes metrics.jsonl, checkpoints
+// and sample grids.
 #pragma once
 
 #include <string>
