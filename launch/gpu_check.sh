@@ -11,7 +11,7 @@
 # come from .device/debs when the machine lacks them. With one GPU the NCCL tests run as one rank (NCCL refuses
 # two ranks on one GPU); with N GPUs as N ranks. FERGAN_GPU_TRAIN_S bounds the real-data training (default 150 s),
 # FERGAN_GPU_DEADLINE_S the whole script (default 540 s: the real-data stages shrink to fit).
-# Rehearsal without a GPU (checks this script before spending device time): FERGAN_GPU_CHECK_BIN=<built bin dir>
+# Rehearsal without a GPU (checks this script before using a GPU): FERGAN_GPU_CHECK_BIN=<built bin dir>
 # FERGAN_GPU_DEVICE=cpu FERGAN_GPU_QUICK=1 launch/gpu_check.sh  (skips sections 1-4, tiny sizes).
 set -uo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"

@@ -37,7 +37,7 @@ fi
 rm -rf "$run/fer2013"
 
 # The CPU run: what one hour of 2 cores buys. Text->Image at 64x64 with narrower networks (ngf = ndf = 32),
-# Image->Text on the whole training split. Measured sizes and timings: docs/quality.md.
+# Image->Text on the whole training split. The run and its targets: docs/quality.md.
 common=(--config config/default.yaml --set run_dir="$run" --set checkpoint_dir="$run/checkpoints"
   --set data.shards="$run/shards" --set seed=42)
 if [ "${FERGAN_QUALITY_FULL:-0}" = 1 ]; then
