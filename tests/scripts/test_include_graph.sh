@@ -4,6 +4,7 @@
 # of one it does not link, a public header doing the same, and a DEP that nothing includes each fail, with a
 # message naming the file or library and nothing else. Also checks that CMakeLists.txt still runs the check.
 # Needs only cmake (no build).
+# shellcheck disable=SC2016  # a literal ${...} of CMake on purpose
 set -euo pipefail
 SRC=${FERGAN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 tmp=$(mktemp -d /tmp/fergan_include_graph_test.XXXXXX)
