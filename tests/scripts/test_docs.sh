@@ -37,7 +37,9 @@ def rel(path):
     return os.path.relpath(path, root)
 
 # ---- the files: git's view (tracked + untracked, not ignored) when ROOT is a checkout, else a walk ----
-SKIP_DIRS = {".git", "experiments", "data", ".device", ".whl", ".gl", "__pycache__", ".cache"}
+# Outside a checkout: what .gitignore ignores (build*/, experiments/, data/, ... at the top; caches anywhere).
+TOP_SKIP = {"experiments", "data", ".device", ".whl", ".gl"}
+ANY_SKIP = {".git", "__pycache__", ".cache"}
 def list_files():
     try:
         out = subprocess.run(["git", "-C", root, "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
@@ -49,7 +51,9 @@ def list_files():
         pass
     names = []
     for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if x not in SKIP_DIRS and not x.startswith("build")]
+        top = os.path.samefile(d, root)
+        dirs[:] = [x for x in dirs
+                   if x not in ANY_SKIP and not (top and (x in TOP_SKIP or x.startswith("build")))]
         names += [rel(os.path.join(d, f)) for f in files]
     return sorted(names)
 
@@ -286,6 +290,7 @@ EOF
 |---|---|---|---|
 | `FERGAN_CACHE` | `src/core/env.cpp` | cache size | 1 |
 | `FERGAN_JOB_DIR` | `slurm/job.sbatch` | job directory | `.` |
+| `FERGAN_READER` | `src/data/reader.cpp` | reader setting | 0 |
 EOF
   cat >"$d/docs/architecture.md" <<'EOF'
 # Architecture
@@ -307,6 +312,11 @@ const char* cache = std::getenv("FERGAN_CACHE");
 #ifdef FERGAN_WITH_CUDA
 #endif
 EOF
+  # A nested data/ is source; the top-level data/ and build/ are ignored outputs (as .gitignore says).
+  mkdir -p "$d"/src/data "$d"/data "$d"/build
+  printf 'const char* r = std::getenv("FERGAN_READER");\n' >"$d/src/data/reader.cpp"
+  printf 'x=${FERGAN_IN_DATA:-}  # see SPEC\n' >"$d/data/prepare.sh"
+  printf 'const char* b = std::getenv("FERGAN_IN_BUILD");\n' >"$d/build/generated.cpp"
   cat >"$d/slurm/job.sbatch" <<'EOF'
 #!/bin/bash
 dir=${FERGAN_JOB_DIR:-.}
