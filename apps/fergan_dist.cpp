@@ -118,6 +118,11 @@ int main(int argc, char** argv) {
     } else {
       code = fergan::train::run_training(config, args.train, ctx);
     }
+  } catch (const fergan::dist::CommunicationError& e) {
+    // A collective timed out or a peer was lost: not the input's fault, so its own code (5, "may requeue").
+    if (ctx.world() > 1) ctx.abort(e.what(), fergan::dist::kExitCommunication);
+    spdlog::error("{}", e.what());
+    code = fergan::dist::kExitCommunication;
   } catch (const std::exception& e) {
     if (ctx.world() > 1) ctx.abort(e.what());  // ends every rank, with this rank's message
     spdlog::error("{}", e.what());

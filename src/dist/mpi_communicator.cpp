@@ -11,6 +11,21 @@
 #include "fergan/dist/context.h"
 #include "wait_deadline.h"
 
+// MPI_CHECK for a call that moves data between ranks (a collective, or a test of one): its failure means a
+// lost peer or a broken connection, so it becomes a CommunicationError.
+#define MPI_COMM_CHECK(call)                                                                     \
+  do {                                                                                           \
+    int fg_mpi_rc_ = (call);                                                                     \
+    if (fg_mpi_rc_ != MPI_SUCCESS) {                                                             \
+      try {                                                                                      \
+        ::fergan::dist::mpi_fail(fg_mpi_rc_, #call, __FILE__, __LINE__);                         \
+      } catch (const ::fergan::Error& fg_e_) {                                                   \
+        throw ::fergan::dist::CommunicationError(std::string(fg_e_.what()) +                     \
+                                                 " (a peer rank died or its connection broke)"); \
+      }                                                                                          \
+    }                                                                                            \
+  } while (0)
+
 namespace fergan::dist {
 namespace {
 
@@ -67,7 +82,7 @@ class MpiWork : public Work {
     if (done_) return true;
     int flag = 1;
     if (!requests_.empty()) {
-      MPI_CHECK(
+      MPI_COMM_CHECK(
           MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE));
     }
     if (flag) {
@@ -81,8 +96,9 @@ class MpiWork : public Work {
     detail::poll_until([this] { return is_completed(); }, timeout_s_,
                        [this] {
                          done_ = true;  // the requests are abandoned; the job is about to be aborted
-                         fail(fergan::str("MPI ", what_, " did not complete within dist.timeout_s = ",
-                                          timeout_s_, " s (a peer rank died or is stuck)"));
+                         throw CommunicationError(fergan::str(
+                             "MPI ", what_, " did not complete within dist.timeout_s = ", timeout_s_,
+                             " s (a peer rank died or is stuck)"));
                        });
   }
 
@@ -133,8 +149,8 @@ class MpiCommunicator : public Communicator {
       for (int64_t start = 0; start < buffer.numel(); start += kMaxChunk) {
         const int count = static_cast<int>(std::min(kMaxChunk, buffer.numel() - start));
         requests.emplace_back();
-        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data + start * element_size, count, type, mpi_op(op),
-                                 tensor_comm_, &requests.back()));
+        MPI_COMM_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data + start * element_size, count, type, mpi_op(op),
+                                      tensor_comm_, &requests.back()));
       }
     }
     const int world = world_;
@@ -155,8 +171,8 @@ class MpiCommunicator : public Communicator {
     std::vector<MPI_Request> requests;
     for (int64_t start = 0; start < bytes; start += kMaxChunk) {
       requests.emplace_back();
-      MPI_CHECK(MPI_Ibcast(data + start, static_cast<int>(std::min(kMaxChunk, bytes - start)), MPI_BYTE, root,
-                           tensor_comm_, &requests.back()));
+      MPI_COMM_CHECK(MPI_Ibcast(data + start, static_cast<int>(std::min(kMaxChunk, bytes - start)), MPI_BYTE,
+                                root, tensor_comm_, &requests.back()));
     }
     MpiWork(std::move(requests), nullptr, timeout_s_, "broadcast").wait();
     if (!tensor.is_same(buffer)) tensor.copy_(buffer);
@@ -168,8 +184,8 @@ class MpiCommunicator : public Communicator {
       FG_CHECK(values.size() <= static_cast<size_t>(INT_MAX), "host all-reduce of ", values.size(),
                " values");
       requests.emplace_back();
-      MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
-                               mpi_op(op), host_comm_, &requests.back()));
+      MPI_COMM_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                                    mpi_op(op), host_comm_, &requests.back()));
     }
     const int world = world_;
     auto finish = [&values, op, world] {
@@ -183,7 +199,7 @@ class MpiCommunicator : public Communicator {
   void barrier() override {
     if (world_ == 1) return;
     std::vector<MPI_Request> requests(1);
-    MPI_CHECK(MPI_Ibarrier(host_comm_, &requests[0]));
+    MPI_COMM_CHECK(MPI_Ibarrier(host_comm_, &requests[0]));
     MpiWork(std::move(requests), nullptr, timeout_s_, "barrier").wait();
   }
 
