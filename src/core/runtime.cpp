@@ -60,12 +60,12 @@ torch::Device select_device(const std::string& requested, int local_rank) {
   const int count = static_cast<int>(torch::cuda::device_count());
   const int index = cuda_device_for_rank(count, local_rank);
   // One line per rank (not only rank 0's): which physical GPU each rank drives is what a misbound job gets
-  // wrong, and NCCL refuses two ranks on one GPU with a message that does not say which ranks those are.
+  // wrong, and only the rank itself knows it.
   char host[256] = "?";
   ::gethostname(host, sizeof(host) - 1);
   const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
   const std::string physical = visible_device_entry(visible, index);
-  std::string where = "GPU";
+  std::string where = "PCI bus id not known (built without FERGAN_WITH_CUDA)";
 #ifdef FERGAN_WITH_CUDA
   where = describe_cuda_device(index);
 #endif

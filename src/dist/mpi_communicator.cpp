@@ -11,8 +11,8 @@
 #include "fergan/dist/context.h"
 #include "wait_deadline.h"
 
-// MPI_CHECK for a call that moves data between ranks (a collective, or a test of one): its failure means a
-// lost peer or a broken connection, so it becomes a CommunicationError.
+// MPI_CHECK for the test of an in-flight collective, where MPI reports what went wrong on the way (a lost
+// peer, a broken connection): a CommunicationError. (A collective's launch fails only on bad arguments.)
 #define MPI_COMM_CHECK(call)                                                                     \
   do {                                                                                           \
     int fg_mpi_rc_ = (call);                                                                     \
@@ -149,8 +149,8 @@ class MpiCommunicator : public Communicator {
       for (int64_t start = 0; start < buffer.numel(); start += kMaxChunk) {
         const int count = static_cast<int>(std::min(kMaxChunk, buffer.numel() - start));
         requests.emplace_back();
-        MPI_COMM_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data + start * element_size, count, type, mpi_op(op),
-                                      tensor_comm_, &requests.back()));
+        MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data + start * element_size, count, type, mpi_op(op),
+                                 tensor_comm_, &requests.back()));
       }
     }
     const int world = world_;
@@ -171,8 +171,8 @@ class MpiCommunicator : public Communicator {
     std::vector<MPI_Request> requests;
     for (int64_t start = 0; start < bytes; start += kMaxChunk) {
       requests.emplace_back();
-      MPI_COMM_CHECK(MPI_Ibcast(data + start, static_cast<int>(std::min(kMaxChunk, bytes - start)), MPI_BYTE,
-                                root, tensor_comm_, &requests.back()));
+      MPI_CHECK(MPI_Ibcast(data + start, static_cast<int>(std::min(kMaxChunk, bytes - start)), MPI_BYTE, root,
+                           tensor_comm_, &requests.back()));
     }
     MpiWork(std::move(requests), nullptr, timeout_s_, "broadcast").wait();
     if (!tensor.is_same(buffer)) tensor.copy_(buffer);
@@ -184,8 +184,8 @@ class MpiCommunicator : public Communicator {
       FG_CHECK(values.size() <= static_cast<size_t>(INT_MAX), "host all-reduce of ", values.size(),
                " values");
       requests.emplace_back();
-      MPI_COMM_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
-                                    mpi_op(op), host_comm_, &requests.back()));
+      MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE,
+                               mpi_op(op), host_comm_, &requests.back()));
     }
     const int world = world_;
     auto finish = [&values, op, world] {
@@ -199,7 +199,7 @@ class MpiCommunicator : public Communicator {
   void barrier() override {
     if (world_ == 1) return;
     std::vector<MPI_Request> requests(1);
-    MPI_COMM_CHECK(MPI_Ibarrier(host_comm_, &requests[0]));
+    MPI_CHECK(MPI_Ibarrier(host_comm_, &requests[0]));
     MpiWork(std::move(requests), nullptr, timeout_s_, "barrier").wait();
   }
 
