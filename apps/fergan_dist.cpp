@@ -20,6 +20,7 @@
 #include "fergan/core/cli.h"
 #include "fergan/core/config.h"
 #include "fergan/core/logging.h"
+#include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
 #include "fergan/dist/stop.h"
 #include "fergan/train/trainer.h"
@@ -27,7 +28,6 @@
 namespace {
 
 constexpr int kExitCheckpointsDiffer = 4;
-constexpr int kExitCommunicationFailure = 5;
 
 struct Args {
   std::string config_path;
@@ -48,7 +48,7 @@ std::vector<fergan::cli::ExitCode> exit_codes() {
        "stopped by SIGTERM/SIGUSR1 after writing a checkpoint: requeue, resume with --resume auto"});
   codes.push_back(
       {kExitCheckpointsDiffer, "--compare-checkpoints: the checkpoints differ by more than --tolerance"});
-  codes.push_back({kExitCommunicationFailure,
+  codes.push_back({fergan::dist::kExitCommunication,
                    "communication failure (collective timeout, lost peer): the job may be requeued"});
   return codes;
 }
@@ -144,9 +144,12 @@ int main(int argc, char** argv) {
         code = fergan::train::run_training(config, args.train, ctx);
       }
     }
+  } catch (const fergan::dist::CommunicationError& e) {
+    // A collective timed out or a peer was lost: not the input's fault, so its own code (5, "may requeue").
+    if (ctx.world() > 1) ctx.abort(e.what(), fergan::dist::kExitCommunication);
+    spdlog::error("{}", e.what());
+    code = fergan::dist::kExitCommunication;
   } catch (const std::exception& e) {
-    // A communication failure (fergan::dist::CommunicationError: a collective timed out, a peer was lost)
-    // gets its own catch above this one once dist throws it, ending with kExitCommunicationFailure.
     if (ctx.world() > 1) ctx.abort(e.what());  // ends every rank, with this rank's message
     spdlog::error("{}", e.what());
     code = fergan::cli::kExitError;

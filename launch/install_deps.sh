@@ -10,7 +10,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  libjpeg-dev libpng-dev zlib1g-dev libssl-dev
+  libjpeg-dev libpng-dev zlib1g-dev libssl-dev libcsv-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   slurm-wlm munge libpmix-dev
   procps psmisc

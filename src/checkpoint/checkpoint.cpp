@@ -86,7 +86,8 @@ json set_to_json(const CheckpointSet& s) {
           {"epoch", s.meta.epoch},
           {"step", s.meta.step},
           {"batch_in_epoch", s.meta.batch_in_epoch},
-          {"world", s.meta.world}};
+          {"world", s.meta.world},
+          {"seq", s.seq}};
 }
 
 // LibTorch 1.x keys optimizer state by the parameter's TensorImpl address printed as a string; 2.x by the
@@ -260,11 +261,16 @@ std::vector<CheckpointSet> list_sets(const std::string& dir, const std::string& 
     s.meta.step = entry.at("step").get<int64_t>();
     s.meta.batch_in_epoch = entry.value("batch_in_epoch", int64_t{0});
     s.meta.world = entry.value("world", int64_t{1});
+    s.seq = entry.value("seq", int64_t{0});
     // A set is complete only if both files are still there.
     if (stdfs::exists(s.generator_path) && stdfs::exists(s.discriminator_path)) sets.push_back(s);
   }
-  std::stable_sort(sets.begin(), sets.end(),
-                   [](const CheckpointSet& a, const CheckpointSet& b) { return a.meta.step < b.meta.step; });
+  // Commit order, not step order: a run resumed from an older set commits sets with lower steps than the
+  // run it abandoned, and those are the newest. Entries of an index written before sequence numbers
+  // (seq 0) come first, by step, as they were ordered then.
+  std::stable_sort(sets.begin(), sets.end(), [](const CheckpointSet& a, const CheckpointSet& b) {
+    return a.seq != b.seq ? a.seq < b.seq : (a.seq == 0 && a.meta.step < b.meta.step);
+  });
   return sets;
 }
 
@@ -276,10 +282,13 @@ std::optional<CheckpointSet> latest_set(const std::string& dir, const std::strin
 
 void commit_set(const std::string& dir, const CheckpointSet& set, int keep_last) {
   auto sets = list_sets(dir, set.meta.phase);
+  int64_t last_seq = 0;
+  for (const auto& s : sets) last_seq = std::max(last_seq, s.seq);
   sets.erase(
       std::remove_if(sets.begin(), sets.end(), [&](const CheckpointSet& s) { return s.tag == set.tag; }),
       sets.end());
   sets.push_back(set);
+  sets.back().seq = last_seq + 1;
   std::vector<CheckpointSet> removed;
   if (keep_last > 0 && static_cast<int>(sets.size()) > keep_last) {
     removed.assign(sets.begin(), sets.end() - keep_last);

@@ -58,65 +58,67 @@ int label_from_folder(const std::string& name) {
 
 // ---- CSV ----
 
-CsvSource::CsvSource(const std::string& path, const std::vector<std::string>& wanted_splits) : path_(path) {
-  FG_CHECK(stdfs::exists(path), "input '", path, "' does not exist");
-  in_.open(path, std::ios::binary);
-  if (!in_) fail(str("cannot open '", path, "': ", std::strerror(errno)));
-  std::string header;
-  std::getline(in_, header);
-  if (!header.empty() && header.back() == '\r') header.pop_back();
-  if (header.size() >= 3 && header.compare(0, 3, "\xEF\xBB\xBF") == 0) header = header.substr(3);
-  FG_CHECK(lower(trim(header)) == "emotion,pixels,usage", path,
-           ":1: expected the Kaggle header 'emotion,pixels,Usage', got '", header.substr(0, 80), "'");
-  // A quick pass over the Usage column, so shard counts (--shards N) and empty splits are known up front.
-  std::ifstream scan(path, std::ios::binary);
-  std::string line;
-  std::getline(scan, line);
-  while (std::getline(scan, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trim(line).empty()) continue;
-    const auto comma = line.rfind(',');
-    const std::string split =
-        split_from_usage(trim(comma == std::string::npos ? "" : line.substr(comma + 1)));
-    if (!split.empty() && wanted(wanted_splits, split)) ++rows_[split];
-  }
-}
-
-int64_t CsvSource::total_rows() const {
-  int64_t n = 0;
-  for (const auto& [_, c] : rows_) n += c;
-  return n;
-}
-
-bool CsvSource::next_block(std::vector<PrepItem>* block, size_t max) {
-  block->clear();
-  std::string line;
-  while (block->size() < max && std::getline(in_, line)) {
-    ++line_;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trim(line).empty()) continue;
-    PrepItem item;
-    item.line = line_;
-    item.text = std::move(line);
-    block->push_back(std::move(item));
-  }
-  return !block->empty();
-}
-
 namespace {
 
-DecodedItem parse_csv_line(const PrepItem& item, const std::string& csv_path) {
+// The header check: the three Kaggle column names, in any case, with or without quotes or a UTF-8 BOM.
+void check_header(const CsvRecord& header, const std::string& path) {
+  if (!header.error.empty()) fail(header.error);
+  std::vector<std::string> names;
+  for (auto name : header.fields) {
+    if (names.empty() && name.compare(0, 3, "\xEF\xBB\xBF") == 0) name = name.substr(3);
+    names.push_back(lower(trim(name)));
+  }
+  if (names == std::vector<std::string>{"emotion", "pixels", "usage"}) return;
+  std::string got;
+  for (const auto& f : header.fields) got += (got.empty() ? "" : ",") + f;
+  fail(str(path, ":", header.line, ": expected the Kaggle header 'emotion,pixels,Usage', got '",
+           got.substr(0, 80), "'"));
+}
+
+// A record's pixel field: whitespace-separated integers 0..255 (spaces, tabs, and the line breaks a quoted
+// field may hold). `pixels` may be null (only checking). Returns the count, or -1 with `error` set.
+int64_t parse_pixels(const std::string& text, std::vector<uint8_t>* pixels, std::string* error) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  int64_t count = 0;
+  while (p < end) {
+    while (p < end && space(*p)) ++p;
+    if (p >= end) break;
+    const char* start = p;
+    int value = 0;
+    bool numeric = true;
+    while (p < end && !space(*p)) {
+      if (*p < '0' || *p > '9' || p - start >= 3) numeric = false;
+      if (numeric) value = value * 10 + (*p - '0');
+      ++p;
+    }
+    if (!numeric || value > 255) {
+      *error = "pixel " + std::to_string(count) + " is '" + std::string(start, p - start).substr(0, 20) +
+               "', expected an integer 0..255";
+      return -1;
+    }
+    ++count;
+    if (pixels && count <= kCsvSide * kCsvSide) pixels->push_back(static_cast<uint8_t>(value));
+  }
+  return count;
+}
+
+// Parses one CSV record into a decoded item; keep_pixels = false only checks it (the first pass).
+DecodedItem parse_csv_record(const CsvRecord& record, const std::string& csv_path, bool keep_pixels) {
   DecodedItem out;
-  const std::string where = str(csv_path, ":", item.line, ": ");
-  const std::string& t = item.text;
-  const auto c1 = t.find(',');
-  const auto c2 = c1 == std::string::npos ? std::string::npos : t.find(',', c1 + 1);
-  if (c2 == std::string::npos || t.find(',', c2 + 1) != std::string::npos) {
-    out.error = where + "expected 3 fields 'emotion,pixels,Usage'";
+  if (!record.error.empty()) {
+    out.error = record.error;
     return out;
   }
-  const std::string label_text = trim(t.substr(0, c1));
-  const std::string usage = trim(t.substr(c2 + 1));
+  const std::string where = str(csv_path, ":", record.line, ": ");
+  if (record.fields.size() != 3) {
+    out.error =
+        where + "expected 3 fields 'emotion,pixels,Usage', got " + std::to_string(record.fields.size());
+    return out;
+  }
+  const std::string label_text = trim(record.fields[0]);
+  const std::string usage = trim(record.fields[2]);
   out.split = split_from_usage(usage);
   if (out.split.empty()) {
     out.error = where + "unknown Usage '" + usage + "' (expected Training, PublicTest or PrivateTest)";
@@ -128,30 +130,12 @@ DecodedItem parse_csv_line(const PrepItem& item, const std::string& csv_path) {
   }
   out.label = label_text[0] - '0';
   out.image.height = out.image.width = kCsvSide;
-  out.image.pixels.reserve(kCsvSide * kCsvSide);
-  const char* p = t.data() + c1 + 1;
-  const char* end = t.data() + c2;
-  int64_t count = 0;
-  while (p < end) {
-    while (p < end && (*p == ' ' || *p == '\t')) ++p;
-    if (p >= end) break;
-    const char* start = p;
-    int value = 0;
-    bool numeric = true;
-    while (p < end && *p != ' ' && *p != '\t') {
-      if (*p < '0' || *p > '9' || p - start >= 3) numeric = false;
-      if (numeric) value = value * 10 + (*p - '0');
-      ++p;
-    }
-    if (!numeric || value > 255) {
-      out.error = where + "pixel " + std::to_string(count) + " is '" +
-                  std::string(start, p - start).substr(0, 20) + "', expected an integer 0..255";
-      return out;
-    }
-    ++count;
-    if (count <= kCsvSide * kCsvSide) out.image.pixels.push_back(static_cast<uint8_t>(value));
-  }
-  if (count != kCsvSide * kCsvSide) {
+  if (keep_pixels) out.image.pixels.reserve(kCsvSide * kCsvSide);
+  std::string problem;
+  const int64_t count = parse_pixels(record.fields[1], keep_pixels ? &out.image.pixels : nullptr, &problem);
+  if (count < 0) {
+    out.error = where + problem;
+  } else if (count != kCsvSide * kCsvSide) {
     out.error = where + "has " + std::to_string(count) + " pixel values, expected " +
                 std::to_string(kCsvSide * kCsvSide) + " (48x48)";
   }
@@ -160,8 +144,58 @@ DecodedItem parse_csv_line(const PrepItem& item, const std::string& csv_path) {
 
 }  // namespace
 
+CsvSource::CsvSource(const std::string& path, const std::vector<std::string>& wanted_splits) : path_(path) {
+  FG_CHECK(stdfs::exists(path), "input '", path, "' does not exist");
+  reader_ = std::make_unique<CsvRecordReader>(path);
+  CsvRecord record;
+  if (!reader_->next(&record))
+    fail(str(path, ":1: empty file, expected the Kaggle header 'emotion,pixels,Usage'"));
+  check_header(record, path);
+  // A first pass over every row: rows per split (so shard counts, --shards N, and empty splits are known up
+  // front), and, until a usable row turns up, the first bad row: the error when no row at all is usable.
+  CsvRecordReader scan(path);
+  scan.next(&record);
+  int64_t data_rows = 0, usable = 0;
+  std::string first_bad;
+  while (scan.next(&record)) {
+    ++data_rows;
+    if (usable > 0) {  // from here on only the Usage column counts; decoding checks the rest
+      const std::string split =
+          record.fields.size() == 3 ? split_from_usage(trim(record.fields[2])) : std::string();
+      if (!split.empty() && wanted(wanted_splits, split)) ++rows_[split];
+      continue;
+    }
+    const DecodedItem row = parse_csv_record(record, path, /*keep_pixels=*/false);
+    if (!row.split.empty() && wanted(wanted_splits, row.split)) ++rows_[row.split];
+    if (row.error.empty()) {
+      ++usable;
+    } else if (first_bad.empty()) {
+      first_bad = row.error;
+    }
+  }
+  FG_CHECK(usable > 0 || data_rows == 0, first_bad, " (none of the ", data_rows, " rows of '", path,
+           "' is usable; this is the first bad one)");
+}
+
+int64_t CsvSource::total_rows() const {
+  int64_t n = 0;
+  for (const auto& [_, c] : rows_) n += c;
+  return n;
+}
+
+bool CsvSource::next_block(std::vector<PrepItem>* block, size_t max) {
+  block->clear();
+  PrepItem item;
+  while (block->size() < max && reader_->next(&item.record)) {
+    item.line = item.record.line;
+    block->push_back(std::move(item));
+    item = PrepItem();
+  }
+  return !block->empty();
+}
+
 DecodedItem decode_item(const PrepItem& item, const std::string& csv_path) {
-  if (!item.text.empty()) return parse_csv_line(item, csv_path);
+  if (item.line > 0) return parse_csv_record(item.record, csv_path, /*keep_pixels=*/true);
   DecodedItem out;
   out.split = item.split;
   out.label = item.label;

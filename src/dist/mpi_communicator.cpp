@@ -11,6 +11,21 @@
 #include "fergan/dist/context.h"
 #include "wait_deadline.h"
 
+// MPI_CHECK for the test of an in-flight collective, where MPI reports what went wrong on the way (a lost
+// peer, a broken connection): a CommunicationError. (A collective's launch fails only on bad arguments.)
+#define MPI_COMM_CHECK(call)                                                                     \
+  do {                                                                                           \
+    int fg_mpi_rc_ = (call);                                                                     \
+    if (fg_mpi_rc_ != MPI_SUCCESS) {                                                             \
+      try {                                                                                      \
+        ::fergan::dist::mpi_fail(fg_mpi_rc_, #call, __FILE__, __LINE__);                         \
+      } catch (const ::fergan::Error& fg_e_) {                                                   \
+        throw ::fergan::dist::CommunicationError(std::string(fg_e_.what()) +                     \
+                                                 " (a peer rank died or its connection broke)"); \
+      }                                                                                          \
+    }                                                                                            \
+  } while (0)
+
 namespace fergan::dist {
 namespace {
 
@@ -67,7 +82,7 @@ class MpiWork : public Work {
     if (done_) return true;
     int flag = 1;
     if (!requests_.empty()) {
-      MPI_CHECK(
+      MPI_COMM_CHECK(
           MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE));
     }
     if (flag) {
@@ -81,8 +96,9 @@ class MpiWork : public Work {
     detail::poll_until([this] { return is_completed(); }, timeout_s_,
                        [this] {
                          done_ = true;  // the requests are abandoned; the job is about to be aborted
-                         fail(fergan::str("MPI ", what_, " did not complete within dist.timeout_s = ",
-                                          timeout_s_, " s (a peer rank died or is stuck)"));
+                         throw CommunicationError(fergan::str(
+                             "MPI ", what_, " did not complete within dist.timeout_s = ", timeout_s_,
+                             " s (a peer rank died or is stuck)"));
                        });
   }
 

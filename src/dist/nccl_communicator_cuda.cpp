@@ -7,7 +7,8 @@
 //
 // NCCL has no timeouts of its own: a dead peer leaves the kernel spinning forever. wait() therefore polls
 // the completion event and ncclCommGetAsyncError against a deadline (config dist.timeout_s) and calls
-// ncclCommAbort on timeout or error, then throws; Context::abort also aborts the communicator (abort hook).
+// ncclCommAbort on timeout or error, then throws a CommunicationError; Context::abort also aborts the
+// communicator (abort hook).
 //
 // LibTorch-CUDA-specific code is one function, compute_stream(): everything else is plain CUDA runtime and
 // NCCL, so it builds against any CUDA LibTorch >= 1.13.
@@ -35,16 +36,23 @@
                                    __FILE__, ":", __LINE__, ")"));                                           \
   } while (0)
 
-#define NCCL_CHECK(call)                                                                                     \
-  do {                                                                                                       \
-    ncclResult_t fg_nccl_rc_ = (call);                                                                       \
-    if (fg_nccl_rc_ != ncclSuccess)                                                                          \
-      ::fergan::fail(::fergan::str("NCCL call failed: ", #call, ": ", ncclGetErrorString(fg_nccl_rc_), " (", \
-                                   __FILE__, ":", __LINE__, ")"));                                           \
+#define NCCL_CHECK(call)                                                                               \
+  do {                                                                                                 \
+    ncclResult_t fg_nccl_rc_ = (call);                                                                 \
+    if (fg_nccl_rc_ != ncclSuccess) ::fergan::dist::nccl_fail(fg_nccl_rc_, #call, __FILE__, __LINE__); \
   } while (0)
 
 namespace fergan::dist {
 namespace {
+
+// A failed NCCL call. ncclSystemError (a socket or network call failed) and ncclRemoteError (a peer failed;
+// NCCL >= 2.13, value 6) are communication failures; anything else is a plain error (a bug, a bad argument).
+[[noreturn]] void nccl_fail(ncclResult_t rc, const char* call, const char* file, int line) {
+  const std::string message =
+      fergan::str("NCCL call failed: ", call, ": ", ncclGetErrorString(rc), " (", file, ":", line, ")");
+  if (rc == ncclSystemError || static_cast<int>(rc) == 6) throw CommunicationError(message);
+  fail(message);
+}
 
 // The one LibTorch-CUDA-specific call: the stream this thread's LibTorch kernels are queued on.
 cudaStream_t compute_stream(int device) {
@@ -95,12 +103,12 @@ struct NcclState {
   }
   // Throws (after aborting) if NCCL reported an asynchronous error, e.g. a peer's connection broke.
   void check_async_error() {
-    if (aborted) fail("NCCL communicator was aborted");
+    if (aborted) throw CommunicationError("NCCL communicator was aborted");
     ncclResult_t async = ncclSuccess;
     NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
     if (async != ncclSuccess && async != ncclInProgress) {
       abort();
-      fail(fergan::str("NCCL asynchronous error: ", ncclGetErrorString(async)));
+      throw CommunicationError(fergan::str("NCCL asynchronous error: ", ncclGetErrorString(async)));
     }
   }
 };
@@ -141,8 +149,9 @@ class NcclWork : public Work {
         state_->timeout_s,
         [this] {
           state_->abort();
-          fail(fergan::str("NCCL ", what_, " did not complete within dist.timeout_s = ", state_->timeout_s,
-                           " s (a peer rank died or is stuck); communicator aborted"));
+          throw CommunicationError(
+              fergan::str("NCCL ", what_, " did not complete within dist.timeout_s = ", state_->timeout_s,
+                          " s (a peer rank died or is stuck); communicator aborted"));
         });
     // Later kernels on the compute stream must see the reduced values.
     CUDA_CHECK(cudaStreamWaitEvent(compute_stream(state_->device), done_, 0));
@@ -221,7 +230,7 @@ class NcclCommunicator : public Communicator {
     FG_CHECK(tensor.defined() && tensor.is_contiguous(), "NCCL ", what, " needs a defined contiguous tensor");
     FG_CHECK(tensor.is_cuda() && tensor.device().index() == state_->device, "NCCL ", what,
              " needs a tensor on cuda:", state_->device, ", got one on ", tensor.device());
-    if (state_->aborted) fail("NCCL communicator was aborted");
+    if (state_->aborted) throw CommunicationError("NCCL communicator was aborted");
   }
 
   // Makes the communication stream wait for everything queued so far on this thread's compute stream, and

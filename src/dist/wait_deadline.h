@@ -12,10 +12,12 @@
 #include <thread>
 
 #include "fergan/core/check.h"
+#include "fergan/dist/communicator.h"
 
 namespace fergan::dist::detail {
 
-// Calls `done()` until it returns true; after `timeout_s` calls `on_timeout()` (which should throw).
+// Calls `done()` until it returns true; after `timeout_s` calls `on_timeout()`, which throws (a
+// CommunicationError: a collective that does not complete is a communication failure).
 inline void poll_until(const std::function<bool()>& done, double timeout_s,
                        const std::function<void()>& on_timeout) {
   using clock = std::chrono::steady_clock;
@@ -28,7 +30,7 @@ inline void poll_until(const std::function<bool()>& done, double timeout_s,
       const auto now = clock::now();
       if (now > deadline) {
         on_timeout();
-        fail("collective timed out");  // on_timeout should have thrown
+        throw CommunicationError("collective timed out");  // on_timeout should have thrown
       }
       if (now - start > std::chrono::milliseconds(20)) {
         std::this_thread::sleep_for(std::chrono::microseconds(50));

@@ -320,6 +320,88 @@ TEST(PrepBadInput, CsvUnknownLabelAndUsage) {
   EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "c.csv", tmp / "out"), prep_config()), "c.csv:1:", "header");
 }
 
+// RFC 4180 as spreadsheet tools write fer2013.csv: quoted fields (only the pixels, or every field), a quoted
+// header, CRLF line ends, and a line break inside a quoted field. The samples must equal those of the plain
+// file, row for row.
+TEST(Prep, CsvWithRfc4180QuotingGivesTheSameSamples) {
+  TempDir tmp;
+  std::vector<std::string> plain;
+  std::string quoted = "\"emotion\",\"pixels\",\"Usage\"\r\n";
+  for (int i = 0; i < 7; ++i) {
+    const auto pixels = test_pixels(40 + i);
+    plain.push_back(csv_row(i, pixels, "Training"));
+    std::string p;
+    for (size_t k = 0; k < pixels.size(); ++k) {
+      // Row 2's pixel field holds a CRLF line break (RFC 4180 allows it inside quotes).
+      p += (k == 0 ? "" : (i == 2 && k == 1000) ? "\r\n" : " ") + std::to_string(pixels[k]);
+    }
+    const std::string label = std::to_string(i);
+    if (i % 2 == 0) {
+      quoted += label + ",\"" + p + "\",Training\r\n";  // only the pixels quoted (LibreOffice, Excel)
+    } else {
+      quoted += "\"" + label + "\",\"" + p + "\",\"Training\"\r\n";  // every field quoted
+    }
+  }
+  write_csv(tmp / "plain.csv", plain);
+  write_text(tmp / "quoted.csv", quoted);
+  run_prep(quick_options(tmp / "plain.csv", tmp / "from_plain"), default_config());
+  const auto summary = run_prep(quick_options(tmp / "quoted.csv", tmp / "from_quoted"), default_config());
+  EXPECT_EQ(summary.samples, 7);
+  EXPECT_EQ(summary.bad_skipped, 0);
+  ShardDataset a(tmp / "from_plain", "train"), b(tmp / "from_quoted", "train");
+  ASSERT_EQ(a.size(), 7);
+  ASSERT_EQ(b.size(), 7);
+  const auto ba = read_all(a), bb = read_all(b);
+  EXPECT_TRUE(torch::equal(ba.images, bb.images));
+  EXPECT_TRUE(torch::equal(ba.labels, bb.labels));
+}
+
+// Quoting decides what a field is: a comma inside quotes belongs to the field, a doubled quote is one quote
+// character, and line numbers count the physical lines, also those inside a quoted field.
+TEST(PrepBadInput, CsvQuotedFieldsAreParsedAsRfc4180Says) {
+  TempDir tmp;
+  std::string pixels;
+  for (int k = 0; k < 48 * 48; ++k) pixels += (k ? " " : "") + std::to_string(k % 256);
+  write_text(tmp / "comma.csv",
+             "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"7 8,9\",Training\n");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "comma.csv", tmp / "out"), default_config()),
+                   "comma.csv:3:", "pixel 1 is '8,9'");
+  write_text(tmp / "doubled.csv",
+             "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"" + pixels + "\",\"Train\"\"ing\"\n");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "doubled.csv", tmp / "out"), default_config()),
+                   "doubled.csv:3:", "unknown Usage 'Train\"ing'");
+  std::string split_pixels = pixels;
+  split_pixels[split_pixels.find(' ')] = '\n';
+  write_text(tmp / "lines.csv", "emotion,pixels,Usage\r\n0,\"" + split_pixels + "\",Training\r\n9,\"" +
+                                    pixels + "\",Training\r\n");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "lines.csv", tmp / "out"), default_config()),
+                   "lines.csv:4:", "unknown emotion label '9'");
+  // A quote that is never closed would swallow the rest of the file: an error naming where it opened.
+  write_text(tmp / "open.csv", "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"1 2 3,Training\n" +
+                                   "2,\"" + pixels + "\",Training\n");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "open.csv", tmp / "out"), default_config()),
+                   "open.csv:3:", "quot");
+}
+
+// An input whose every row is bad names the first bad row and what is wrong with it, instead of saying that
+// it holds no samples.
+TEST(PrepBadInput, CsvWithOnlyBadRowsNamesTheFirstOne) {
+  TempDir tmp;
+  write_csv(tmp / "usage.csv",
+            {csv_row(0, test_pixels(1), "Holdout"), csv_row(1, test_pixels(2), "Holdout")});
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "usage.csv", tmp / "out"), default_config()),
+                   "usage.csv:2:", "unknown Usage 'Holdout'");
+  write_text(tmp / "fields.csv", "emotion,pixels,Usage\n0,1 2 3\n");
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "fields.csv", tmp / "out"), default_config()),
+                   "fields.csv:2:", "expected 3 fields");
+  auto o = quick_options(tmp / "usage.csv", tmp / "out");
+  o.skip_bad = true;  // nothing left to skip to
+  EXPECT_ERROR_HAS(run_prep(o, default_config()), "usage.csv:2:", "unknown Usage 'Holdout'");
+  write_csv(tmp / "empty.csv", {});
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "empty.csv", tmp / "out"), default_config()), "empty.csv",
+                   "holds no samples");
+}
+
 TEST(PrepBadInput, SkipBadSkipsBadCsvRowsAndCountsThem) {
   TempDir tmp;
   auto short_row = test_pixels(2);

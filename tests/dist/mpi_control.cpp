@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <type_traits>
 
 #include "fergan/dist/broadcast.h"
 #include "fergan/dist/communicator.h"
@@ -96,4 +97,33 @@ TEST(StopAgreement, AsyncVoteSeesFlagsSetBeforeStartNotAfter) {
   EXPECT_FALSE(vote.finish());
   EXPECT_THROW(vote.finish(), fergan::Error);
   EXPECT_EQ(kExitRequeue, 3);
+}
+
+// A peer that does not join a collective within dist.timeout_s is a communication failure, which fergan_dist
+// reports with its own exit code (5, "may be requeued"), not as an input error. Rank 1 joins only after rank
+// 0 has given up (it waits for rank 0's message), so the abandoned collective still completes on both sides.
+TEST(CommunicationTimeout, IsACommunicationErrorNamingTheTimeout) {
+  const int rank = test::context().rank();
+  auto comm = make_mpi_communicator(test::context(), rank == 0 ? 0.5 : 120.0);
+  static auto x = torch::ones({16});  // MPI may still write into it after the wait was abandoned
+  int go = 0;
+  if (rank == 0) {
+    try {
+      comm->allreduce_sum(x);
+      ADD_FAILURE() << "the all-reduce did not time out";
+    } catch (const CommunicationError& e) {
+      EXPECT_NE(std::string(e.what()).find("dist.timeout_s"), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "a timeout must throw dist::CommunicationError, got: " << e.what();
+    }
+    go = 1;
+    MPI_CHECK(MPI_Send(&go, 1, MPI_INT, 1, 77, test::context().world_comm()));
+  } else {
+    MPI_CHECK(MPI_Recv(&go, 1, MPI_INT, 0, 77, test::context().world_comm(), MPI_STATUS_IGNORE));
+    comm->allreduce_sum(x);
+  }
+  // Not comm->barrier(): rank 0's 0.5 s deadline would make this test depend on the machine's load.
+  MPI_CHECK(MPI_Barrier(test::context().world_comm()));
+  static_assert(std::is_base_of_v<fergan::Error, CommunicationError>,
+                "existing catch sites of fergan::Error must still see communication failures");
 }

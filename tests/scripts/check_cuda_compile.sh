@@ -2,9 +2,10 @@
 # Compile check of the CUDA/NCCL path on a machine without a GPU or a CUDA LibTorch.
 #
 # Debian's LibTorch is CPU-only, so a full -DFERGAN_WITH_CUDA=ON configure cannot link here. This script
-# instead compiles every src/dist/*.cpp with FERGAN_WITH_CUDA defined (as the CUDA build does) with
-# g++ -fsyntax-only against the CUDA toolkit's headers (cuda_runtime.h, nccl.h) and LibTorch's headers,
-# which include c10/cuda/CUDAStream.h. Not named test_*.sh: CTest does not run it (it needs the toolkit).
+# instead compiles every src/dist/*.cpp and src/core/runtime*.cpp with FERGAN_WITH_CUDA defined (as the
+# CUDA build does) with g++ -fsyntax-only against the CUDA toolkit's headers (cuda_runtime.h, nccl.h) and
+# LibTorch's headers, which include c10/cuda/CUDAStream.h. Not named test_*.sh: CTest does not run it (it
+# needs the toolkit).
 # Usage: tests/scripts/check_cuda_compile.sh [CUDA_HOME]
 set -euo pipefail
 source_dir="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -25,7 +26,7 @@ fi
 torch_include+=(-isystem "$stub_dir")
 mpi_flags=(-DOMPI_SKIP_MPICXX=1 $(mpicc --showme:compile))
 status=0
-for src in "$source_dir"/src/dist/*.cpp "$source_dir"/tests/dist/mpi_nccl.cpp; do
+for src in "$source_dir"/src/dist/*.cpp "$source_dir"/src/core/runtime*.cpp "$source_dir"/tests/dist/mpi_nccl.cpp; do
   echo "checking $(basename "$src")"
   if ! g++ -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter -DFERGAN_WITH_CUDA=1 \
       -D_GLIBCXX_USE_CXX11_ABI=1 -I"$source_dir/include" -I"$source_dir/src/dist" -I"$source_dir/tests/dist" "${torch_include[@]}" \

@@ -47,6 +47,23 @@ expect_fail "unknown config key" --input "$tmp/raw" --out "$tmp/x" --random-embe
 printf 'emotion,pixels,Usage\n0,1 2 3,Training\n' > "$tmp/bad.csv"
 expect_fail "bad.csv:2:" --input "$tmp/bad.csv" --out "$tmp/x" --random-embeddings
 [ ! -e "$tmp/x" ] || fail "a failed run left $tmp/x behind"
+# A file whose only rows are bad names the first of them and what is wrong, not "holds no samples".
+printf 'emotion,pixels,Usage\n0,1 2 3,Holdout\n1,4 5 6,Holdout\n' > "$tmp/only_bad.csv"
+expect_fail "only_bad.csv:2: unknown Usage 'Holdout'" --input "$tmp/only_bad.csv" --out "$tmp/x" --random-embeddings --skip-bad
+
+# 3b. RFC 4180 quoting as spreadsheet tools write fer2013.csv: a quoted header, quoted fields, CRLF line ends.
+python3 - "$tmp/quoted.csv" <<'PY'
+import sys
+rows = ['"emotion","pixels","Usage"']
+for i, usage in enumerate(["Training", "Training", "PublicTest"]):
+    pixels = " ".join(str((i * 37 + k) % 256) for k in range(48 * 48))
+    rows.append(f'{i},"{pixels}",{usage}' if i % 2 else f'"{i}","{pixels}","{usage}"')
+open(sys.argv[1], "w", newline="").write("\r\n".join(rows) + "\r\n")
+PY
+"$BIN/data_prep" --input "$tmp/quoted.csv" --out "$tmp/quoted" --random-embeddings --embed-dim 8 --quiet \
+  >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "data_prep rejected an RFC 4180 quoted CSV"; }
+[ "$(jv "$tmp/quoted/manifest.json" 'd["splits"]["train"]["samples"]')" = 2 ] || fail "quoted CSV: train samples"
+[ "$(jv "$tmp/quoted/manifest.json" 'd["splits"]["validation"]["samples"]')" = 1 ] || fail "quoted CSV: validation samples"
 
 # 4. SIGKILL during an --overwrite run: the old dataset stays complete and intact.
 "$BIN/data_prep" synth --out "$tmp/big" --per-class 700 --splits train:700 --format jpg >/dev/null
@@ -54,12 +71,16 @@ cp "$m" "$tmp/manifest.before"
 "$BIN/data_prep" --input "$tmp/big" --out "$tmp/shards" --random-embeddings --overwrite --threads 1 \
   --samples-per-shard 200 --quiet > /dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 2000); do
-  ls "$tmp/shards.tmp-dir"/train-00001.h5 >/dev/null 2>&1 && break
-  sleep 0.005
+# Kill it once its second shard exists (of 25), however long a loaded machine takes to get there.
+for _ in $(seq 1 6000); do
+  [ -e "$tmp/shards.tmp-dir/train-00001.h5" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.01
 done
+[ -e "$tmp/shards.tmp-dir/train-00001.h5" ] || { kill -9 "$pid" 2>/dev/null; fail "the --overwrite run wrote no second shard within 60 s"; }
 kill -9 "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
+[ -e "$tmp/shards.tmp-dir" ] || fail "the --overwrite run finished before it was killed: nothing was tested"
 cmp -s "$m" "$tmp/manifest.before" || fail "the earlier manifest changed"
 [ ! -f "$tmp/shards.tmp-dir/manifest.json" ] || fail "the killed run wrote a manifest"
 for f in $(jv "$m" '" ".join(e["file"] + ":" + e["sha256"] for s in d["splits"].values() for e in s["shards"])' | tr -d '"'); do

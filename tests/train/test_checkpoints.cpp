@@ -163,3 +163,63 @@ TEST(Resume, AutoTakesTheNewestSetOfEachPhase) {
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one.at("img2text").tag, "epoch_2");
 }
+
+// A run resumed from an older set (an explicit --resume path, or a requeue after an error) writes sets whose
+// steps are below those of the run it abandoned. The next `--resume auto` must continue the resumed run, not
+// jump back to the abandoned one's higher step: the index orders sets by commit, not by step.
+TEST(Resume, AutoTakesTheLastCommittedSetNotTheHighestStep) {
+  TempDir dir;
+  for (int64_t e = 1; e <= 3; ++e) save_set(dir.str(), "img2text", e, e * 10, 0, 0);
+  // The run restarted from epoch_1 (step 10) and was stopped by a signal at step 14.
+  save_set(dir.str(), "img2text", 1, 14, 4, 0);
+  EXPECT_EQ(latest_set(dir.str(), "img2text")->tag, "epoch_1_step_14");
+  EXPECT_EQ(train::resume_sets("auto", dir.str(), {"img2text"}).at("img2text").tag, "epoch_1_step_14");
+  // It goes on and rewrites epoch_2 (same tag, new content): that is the newest set again.
+  save_set(dir.str(), "img2text", 2, 20, 0, 0);
+  EXPECT_EQ(latest_set(dir.str(), "img2text")->tag, "epoch_2");
+  const auto listed = list_sets(dir.str(), "img2text");
+  std::vector<std::string> tags;
+  for (const auto& s : listed) tags.push_back(s.tag);
+  EXPECT_EQ(tags, (std::vector<std::string>{"epoch_1", "epoch_3", "epoch_1_step_14", "epoch_2"}));
+  for (size_t i = 1; i < listed.size(); ++i) EXPECT_LT(listed[i - 1].seq, listed[i].seq);
+}
+
+TEST(Checkpoints, KeepLastDropsTheEarliestCommittedSets) {
+  TempDir dir;
+  for (int64_t e = 1; e <= 3; ++e) save_set(dir.str(), "text2img", e, e * 10, 0, 0);
+  const auto resumed = save_set(dir.str(), "text2img", 1, 12, 2, /*keep_last=*/2);
+  const auto listed = list_sets(dir.str(), "text2img");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].tag, "epoch_3");
+  EXPECT_EQ(listed[1].tag, "epoch_1_step_12");
+  EXPECT_TRUE(stdfs::exists(resumed.generator_path));
+  EXPECT_FALSE(stdfs::exists(checkpoint_path(dir.str(), "text2img", "generator", "epoch_1")));
+  EXPECT_FALSE(stdfs::exists(checkpoint_path(dir.str(), "text2img", "generator", "epoch_2")));
+}
+
+// Indexes written before commit sequence numbers existed still load, ordered by step as before; a set
+// committed after them is newer than all of them.
+TEST(Resume, IndexWithoutSequenceNumbersStillLoads) {
+  TempDir dir;
+  torch::nn::Linear g(3, 2), d(2, 1);
+  CheckpointMeta meta;
+  meta.phase = "img2text";
+  for (const std::string tag : {"epoch_1", "epoch_2"}) {
+    save_network(checkpoint_path(dir.str(), "img2text", "generator", tag), *g, nullptr, meta);
+    save_network(checkpoint_path(dir.str(), "img2text", "discriminator", tag), *d, nullptr, meta);
+  }
+  std::ofstream(dir.path / "img2text_checkpoints.json") << R"({"phase": "img2text", "sets": [
+    {"tag": "epoch_2", "generator": "img2text_generator_epoch_2.pth",
+     "discriminator": "img2text_discriminator_epoch_2.pth", "epoch": 2, "step": 20, "batch_in_epoch": 0, "world": 1},
+    {"tag": "epoch_1", "generator": "img2text_generator_epoch_1.pth",
+     "discriminator": "img2text_discriminator_epoch_1.pth", "epoch": 1, "step": 10, "batch_in_epoch": 0, "world": 1}
+  ]})";
+  auto listed = list_sets(dir.str(), "img2text");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].tag, "epoch_1");
+  EXPECT_EQ(listed[1].tag, "epoch_2");
+  EXPECT_EQ(latest_set(dir.str(), "img2text")->tag, "epoch_2");
+  save_set(dir.str(), "img2text", 1, 15, 5, 0);
+  EXPECT_EQ(latest_set(dir.str(), "img2text")->tag, "epoch_1_step_15");
+  EXPECT_EQ(list_sets(dir.str(), "img2text").size(), 3u);
+}

@@ -4,7 +4,9 @@
 // buffers, its optimizer state, and a CheckpointMeta (epoch, step, and what exact resume needs: the position
 // in the epoch, world size, seed, RNG state, the resolved config). Rank 0 writes them atomically (temp file,
 // fsync, rename); a checkpoint "set" (both networks of a phase at one point) is complete once its index entry
-// `{phase}_checkpoints.json` lists it, and that index is written last.
+// `{phase}_checkpoints.json` lists it, and that index is written last. Each entry carries a commit sequence
+// number ("seq"): the newest set is the one committed last, which after a resume from an older set is not
+// the one with the highest step.
 #pragma once
 
 #include <torch/torch.h>
@@ -33,6 +35,7 @@ struct CheckpointSet {
   std::string generator_path;
   std::string discriminator_path;
   CheckpointMeta meta;
+  int64_t seq = 0;  // commit order in the phase index (set by commit_set; 0 = an index entry without one)
 };
 
 std::string checkpoint_path(const std::string& dir, const std::string& phase, const std::string& network,
@@ -60,13 +63,15 @@ std::optional<torch::Tensor> read_extra(const std::string& path, const std::stri
 // Reads only the meta of a checkpoint file (e.g. to rebuild the model from its config).
 CheckpointMeta read_meta(const std::string& path);
 
-// Records a complete set in the phase index (written last, atomically); applies keep_last retention.
+// Records a complete set in the phase index (written last, atomically) with the next sequence number (a set
+// of the same tag is replaced); keep_last retention then drops the sets committed earliest.
 void commit_set(const std::string& dir, const CheckpointSet& set, int keep_last);
 
-// All complete sets of a phase, oldest first.
+// All complete sets of a phase in commit order, oldest first. Entries of an index written before sequence
+// numbers existed (seq 0) come first, in step order.
 std::vector<CheckpointSet> list_sets(const std::string& dir, const std::string& phase);
 
-// The newest complete set of a phase, if any.
+// The set of a phase committed last, if any.
 std::optional<CheckpointSet> latest_set(const std::string& dir, const std::string& phase);
 
 // Compares the model tensors of two checkpoint files: the largest absolute difference over all tensors

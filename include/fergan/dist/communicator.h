@@ -5,8 +5,9 @@
 // collectives work in place on contiguous tensors. Host-vector reductions (losses, metrics, the stop
 // vote) always travel over MPI on a communicator of their own, so they never interleave with gradients.
 //
-// Every wait has a deadline (config dist.timeout_s): a peer that died or hangs turns into a fergan::Error
-// (and, for NCCL, an aborted communicator) instead of a job that hangs until the wall-clock limit.
+// Every wait has a deadline (config dist.timeout_s): a peer that died or hangs turns into a
+// CommunicationError (and, for NCCL, an aborted communicator) instead of a job that hangs until the
+// wall-clock limit.
 #pragma once
 
 #include <torch/torch.h>
@@ -15,9 +16,22 @@
 #include <string>
 #include <vector>
 
+#include "fergan/core/check.h"
+
 namespace fergan::dist {
 
 class Context;
+
+// A collective that did not complete: a peer did not join within dist.timeout_s, died, or its connection
+// broke. Unlike a bad input, the same job may well succeed when started again (on other nodes), so
+// fergan_dist ends with kExitCommunication and the SLURM launcher requeues it, up to a cap.
+class CommunicationError : public fergan::Error {
+ public:
+  explicit CommunicationError(const std::string& what) : fergan::Error(what) {}
+};
+
+// fergan_dist's exit code after a CommunicationError.
+constexpr int kExitCommunication = 5;
 
 enum class ReduceOp { Sum, Avg, Max, Min };
 
