@@ -26,8 +26,10 @@ std::string double_quoted(const std::string& text) {
 std::string yaml_value(const ConfigKeyInfo& key, const std::string& indent) {
   if (key.type == "string") return " " + double_quoted(key.default_value);
   if (key.type != "list of strings") return " " + key.default_value;
+  const YAML::Node items = YAML::Load(key.default_value);
+  if (items.size() == 0) return " []";  // an empty block sequence would read back as null
   std::string out;
-  for (const auto& item : YAML::Load(key.default_value)) {
+  for (const auto& item : items) {
     out += "\n" + indent + "  - " + double_quoted(item.as<std::string>());
   }
   return out;

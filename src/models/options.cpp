@@ -11,6 +11,7 @@ Img2TextOptions Img2TextOptions::from(const Config& config) {
   Img2TextOptions o;
   o.latent_dim = config.img2text.latent_dim;
   o.conditional = config.img2text.conditional;
+  o.deep_encoder = config.img2text.encoder == "deep";
   FG_CHECK(o.latent_dim > 0, "img2text.latent_dim: must be positive, got ", o.latent_dim);
   return o;
 }

@@ -344,8 +344,8 @@ TEST(Prep, CsvWithRfc4180QuotingGivesTheSameSamples) {
   }
   write_csv(tmp / "plain.csv", plain);
   write_text(tmp / "quoted.csv", quoted);
-  run_prep(quick_options(tmp / "plain.csv", tmp / "from_plain"), default_config());
-  const auto summary = run_prep(quick_options(tmp / "quoted.csv", tmp / "from_quoted"), default_config());
+  run_prep(quick_options(tmp / "plain.csv", tmp / "from_plain"), prep_config());
+  const auto summary = run_prep(quick_options(tmp / "quoted.csv", tmp / "from_quoted"), prep_config());
   EXPECT_EQ(summary.samples, 7);
   EXPECT_EQ(summary.bad_skipped, 0);
   ShardDataset a(tmp / "from_plain", "train"), b(tmp / "from_quoted", "train");
@@ -364,22 +364,22 @@ TEST(PrepBadInput, CsvQuotedFieldsAreParsedAsRfc4180Says) {
   for (int k = 0; k < 48 * 48; ++k) pixels += (k ? " " : "") + std::to_string(k % 256);
   write_text(tmp / "comma.csv",
              "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"7 8,9\",Training\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "comma.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "comma.csv", tmp / "out"), prep_config()),
                    "comma.csv:3:", "pixel 1 is '8,9'");
   write_text(tmp / "doubled.csv",
              "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"" + pixels + "\",\"Train\"\"ing\"\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "doubled.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "doubled.csv", tmp / "out"), prep_config()),
                    "doubled.csv:3:", "unknown Usage 'Train\"ing'");
   std::string split_pixels = pixels;
   split_pixels[split_pixels.find(' ')] = '\n';
   write_text(tmp / "lines.csv", "emotion,pixels,Usage\r\n0,\"" + split_pixels + "\",Training\r\n9,\"" +
                                     pixels + "\",Training\r\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "lines.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "lines.csv", tmp / "out"), prep_config()),
                    "lines.csv:4:", "unknown emotion label '9'");
   // A quote that is never closed would swallow the rest of the file: an error naming where it opened.
   write_text(tmp / "open.csv", "emotion,pixels,Usage\n0,\"" + pixels + "\",Training\n1,\"1 2 3,Training\n" +
                                    "2,\"" + pixels + "\",Training\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "open.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "open.csv", tmp / "out"), prep_config()),
                    "open.csv:3:", "quot");
 }
 
@@ -389,16 +389,16 @@ TEST(PrepBadInput, CsvWithOnlyBadRowsNamesTheFirstOne) {
   TempDir tmp;
   write_csv(tmp / "usage.csv",
             {csv_row(0, test_pixels(1), "Holdout"), csv_row(1, test_pixels(2), "Holdout")});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "usage.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "usage.csv", tmp / "out"), prep_config()),
                    "usage.csv:2:", "unknown Usage 'Holdout'");
   write_text(tmp / "fields.csv", "emotion,pixels,Usage\n0,1 2 3\n");
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "fields.csv", tmp / "out"), default_config()),
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "fields.csv", tmp / "out"), prep_config()),
                    "fields.csv:2:", "expected 3 fields");
   auto o = quick_options(tmp / "usage.csv", tmp / "out");
   o.skip_bad = true;  // nothing left to skip to
-  EXPECT_ERROR_HAS(run_prep(o, default_config()), "usage.csv:2:", "unknown Usage 'Holdout'");
+  EXPECT_ERROR_HAS(run_prep(o, prep_config()), "usage.csv:2:", "unknown Usage 'Holdout'");
   write_csv(tmp / "empty.csv", {});
-  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "empty.csv", tmp / "out"), default_config()), "empty.csv",
+  EXPECT_ERROR_HAS(run_prep(quick_options(tmp / "empty.csv", tmp / "out"), prep_config()), "empty.csv",
                    "holds no samples");
 }
 

@@ -46,6 +46,20 @@ TEST(Networks, OriginalParameterCountsFromOriginalYaml) {
   EXPECT_EQ(parameter_count(*Text2ImageDiscriminator(t2)), 663745);
 }
 
+TEST(Networks, DeepImg2TextEncoder) {
+  // Hand count: four k4 convs (3->64->128->256->256) with biases, GroupNorm affine pairs, fc 256*4*4 -> 512.
+  Img2TextOptions o;
+  o.deep_encoder = true;
+  Img2TextGenerator g(o);
+  const int64_t convs =
+      (3 * 64 * 16 + 64) + (64 * 128 * 16 + 128) + (128 * 256 * 16 + 256) + (256 * 256 * 16 + 256);
+  const int64_t norms = 2 * (64 + 128 + 256 + 256);
+  EXPECT_EQ(parameter_count(*g), convs + norms + (256 * 16 * 512 + 512));
+  torch::NoGradGuard no_grad;
+  for (int64_t size : {48, 64})
+    EXPECT_EQ(g->forward(torch::zeros({2, 3, size, size})).sizes(), (std::vector<int64_t>{2, 512}));
+}
+
 TEST(Networks, OriginalLayerShapes) {
   // The original's networks layer by layer (ConvTranspose weights are [in, out, k, k]).
   using S = std::map<std::string, std::vector<int64_t>>;

@@ -78,7 +78,7 @@ def keys(obj, want, where):
     assert set(obj) == set(want), (where, sorted(set(obj) ^ set(want)))
 keys(d, ["checkpoints", "shards", "split", "samples", "emotions", "caption_embeddings", "adjustments", "img2text",
          "text2img", "per_checkpoint", "training_log"], "top level")
-keys(d["checkpoints"], ["img2text", "text2img", "img2text_epoch", "text2img_epoch"], "checkpoints")
+keys(d["checkpoints"], ["img2text", "text2img", "img2text_epoch", "text2img_epoch", "img2text_weights", "text2img_weights"], "checkpoints")
 emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert d["emotions"] == emotions and d["samples"] == 42 and d["split"] == "test"
 keys(d["img2text"], ["model", "random_embeddings"], "img2text")

@@ -56,6 +56,7 @@ struct Img2TextConfig {
   int latent_dim;
   bool conditional;
   bool matching_aware;
+  std::string encoder;
   std::string loss;
   double supervised_weight;
   double ema_decay;

@@ -17,6 +17,7 @@ struct Img2TextOptions {
   int64_t hidden_dim = 256;       // the discriminator's MLP width (the original's 256)
   bool conditional = false;       // projection discriminator that also sees the image
   int64_t encoder_channels = 32;  // first conv width of the conditional discriminator's own image encoder
+  bool deep_encoder = false;  // generator: 4 convs + GroupNorm + flattened 4x4 map instead of the original's
 
   static Img2TextOptions from(const Config& config);
 };
