@@ -42,6 +42,7 @@ void write_meta(torch::serialize::OutputArchive& archive, const CheckpointMeta& 
   archive.write("meta/epoch", c10::IValue(meta.epoch));
   archive.write("meta/step", c10::IValue(meta.step));
   archive.write("meta/batch_in_epoch", c10::IValue(meta.batch_in_epoch));
+  archive.write("meta/samples_in_epoch", c10::IValue(meta.samples_in_epoch));
   archive.write("meta/world", c10::IValue(meta.world));
   archive.write("meta/seed", c10::IValue(static_cast<int64_t>(meta.seed)));
   archive.write("meta/config_yaml", c10::IValue(meta.config_yaml));
@@ -59,6 +60,8 @@ CheckpointMeta read_meta_from(torch::serialize::InputArchive& archive, const std
   meta.epoch = get("meta/epoch").toInt();
   meta.step = get("meta/step").toInt();
   meta.batch_in_epoch = get("meta/batch_in_epoch").toInt();
+  // Absent from checkpoints written before the global sample offset was stored.
+  meta.samples_in_epoch = archive.try_read("meta/samples_in_epoch", v) ? v.toInt() : -1;
   meta.world = get("meta/world").toInt();
   meta.seed = static_cast<uint64_t>(get("meta/seed").toInt());
   meta.config_yaml = get("meta/config_yaml").toStringRef();
@@ -86,6 +89,7 @@ json set_to_json(const CheckpointSet& s) {
           {"epoch", s.meta.epoch},
           {"step", s.meta.step},
           {"batch_in_epoch", s.meta.batch_in_epoch},
+          {"samples_in_epoch", s.meta.samples_in_epoch},
           {"world", s.meta.world},
           {"seq", s.seq}};
 }
@@ -260,6 +264,7 @@ std::vector<CheckpointSet> list_sets(const std::string& dir, const std::string& 
     s.meta.epoch = entry.at("epoch").get<int64_t>();
     s.meta.step = entry.at("step").get<int64_t>();
     s.meta.batch_in_epoch = entry.value("batch_in_epoch", int64_t{0});
+    s.meta.samples_in_epoch = entry.value("samples_in_epoch", int64_t{-1});
     s.meta.world = entry.value("world", int64_t{1});
     s.seq = entry.value("seq", int64_t{0});
     // A set is complete only if both files are still there.

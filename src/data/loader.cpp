@@ -23,19 +23,19 @@ struct Loader::Impl {
 };
 
 Loader::Loader(const ShardDataset& dataset, const DistributedSampler& sampler, int64_t epoch,
-               int64_t start_batch, int prefetch)
+               int64_t start_sample, int prefetch)
     : impl_(std::make_unique<Impl>()) {
-  const int64_t batches = sampler.batches_per_epoch();
-  FG_CHECK(start_batch >= 0 && start_batch <= batches, "loader: start batch ", start_batch,
-           " is outside [0, ", batches, "]");
+  FG_CHECK(start_sample >= 0 && start_sample <= sampler.dataset_size(), "loader: start sample ", start_sample,
+           " is outside the epoch [0, ", sampler.dataset_size(), "]");
+  const int64_t batches = sampler.batches_per_epoch(start_sample);
   impl_->capacity = static_cast<size_t>(std::max(1, prefetch));
   auto* d = impl_.get();
   const int64_t batch_size = sampler.options().batch_size;
-  // The worker copies what it needs: the rank's order for this epoch, computed once.
+  // The worker copies what it needs: the rank's order for the rest of this epoch, computed once.
   d->worker =
-      std::thread([d, &dataset, order = sampler.rank_indices(epoch), start_batch, batches, batch_size] {
+      std::thread([d, &dataset, order = sampler.rank_indices(epoch, start_sample), batches, batch_size] {
         try {
-          for (int64_t b = start_batch; b < batches; ++b) {
+          for (int64_t b = 0; b < batches; ++b) {
             const int64_t begin = b * batch_size;
             const int64_t end = std::min<int64_t>(begin + batch_size, static_cast<int64_t>(order.size()));
             Batch batch = dataset.get_batch(std::vector<int64_t>(order.begin() + begin, order.begin() + end));

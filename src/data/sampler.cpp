@@ -48,31 +48,46 @@ std::vector<int64_t> DistributedSampler::global_order(int64_t epoch) const {
   return order;
 }
 
-std::vector<int64_t> DistributedSampler::rank_indices(int64_t epoch) const {
-  const std::vector<int64_t> order = global_order(epoch);
-  // Pad by wrapping around (as PyTorch's DistributedSampler) so every rank gets the same count.
+int64_t DistributedSampler::per_rank(int64_t start) const {
+  FG_CHECK(start >= 0 && start <= size_, "sampler: start position ", start, " is outside the epoch [0, ",
+           size_, "]");
   const int64_t world = options_.world;
-  const int64_t per_rank = (size_ + world - 1) / world;
-  const int64_t total = per_rank * world;
+  return (size_ - start + world - 1) / world;
+}
+
+std::vector<int64_t> DistributedSampler::rank_indices(int64_t epoch, int64_t start) const {
+  const int64_t count = per_rank(start);
+  const std::vector<int64_t> order = global_order(epoch);
+  // Pad by wrapping around to the epoch's start (as PyTorch's DistributedSampler) so every rank gets the
+  // same count; from a start that is a multiple of world this pads exactly as the whole epoch does.
+  const int64_t world = options_.world;
   std::vector<int64_t> mine;
-  mine.reserve(per_rank);
-  for (int64_t pos = options_.rank; pos < total; pos += world) mine.push_back(order[pos % size_]);
+  mine.reserve(count);
+  for (int64_t k = 0; k < count; ++k) mine.push_back(order[(start + options_.rank + k * world) % size_]);
   return mine;
 }
 
-int64_t DistributedSampler::batches_per_epoch() const {
-  const int64_t per_rank = (size_ + options_.world - 1) / options_.world;
-  return options_.drop_last ? per_rank / options_.batch_size
-                            : (per_rank + options_.batch_size - 1) / options_.batch_size;
+int64_t DistributedSampler::batches_per_epoch(int64_t start) const {
+  const int64_t count = per_rank(start);
+  return options_.drop_last ? count / options_.batch_size
+                            : (count + options_.batch_size - 1) / options_.batch_size;
 }
 
-std::vector<int64_t> DistributedSampler::batch(int64_t epoch, int64_t b) const {
-  FG_CHECK(b >= 0 && b < batches_per_epoch(), "sampler: batch ", b, " is outside [0, ", batches_per_epoch(),
-           ")");
-  const auto mine = rank_indices(epoch);
+std::vector<int64_t> DistributedSampler::batch(int64_t epoch, int64_t b, int64_t start) const {
+  const int64_t batches = batches_per_epoch(start);
+  FG_CHECK(b >= 0 && b < batches, "sampler: batch ", b, " is outside [0, ", batches, ")");
+  const auto mine = rank_indices(epoch, start);
   const int64_t begin = b * options_.batch_size;
   const int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(mine.size()));
   return std::vector<int64_t>(mine.begin() + begin, mine.begin() + end);
+}
+
+int64_t DistributedSampler::samples_in(int64_t batches) const {
+  return batches * options_.batch_size * options_.world;
+}
+
+int64_t DistributedSampler::dataset_size() const {
+  return size_;
 }
 
 const SamplerOptions& DistributedSampler::options() const {

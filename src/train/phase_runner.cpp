@@ -138,7 +138,7 @@ checkpoint::CheckpointMeta PhaseRunner::restore(const checkpoint::CheckpointSet&
   return meta;
 }
 
-bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
+bool PhaseRunner::run(const StartPoint& start) {
   if (ctx_.world() > 1) {
     // Everyone starts from rank 0's weights (fresh init) or verifies the same checkpoint was loaded.
     dist::broadcast_module(comm_, gan_->generator());
@@ -150,10 +150,18 @@ bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
     log_batchnorm_mode();
   }
   dist::StopVote vote(comm_);
-  Progress progress{Clock::now(), 0, start_epoch, start_batch};
-  for (int64_t epoch = start_epoch; epoch < phase_.epochs; ++epoch) {
-    const int64_t first_batch = epoch == start_epoch ? start_batch : 0;
-    data::Loader loader(dataset_, sampler_, epoch, first_batch, config_.data.prefetch_batches);
+  Progress progress{Clock::now(), 0, 0};
+  if (start.epoch < phase_.epochs)
+    progress.steps_to_go =
+        sampler_.batches_per_epoch(start.sample) + (phase_.epochs - start.epoch - 1) * batches;
+  int64_t step = start.step;
+  for (int64_t epoch = start.epoch; epoch < phase_.epochs; ++epoch) {
+    // A resumed epoch continues at the global sample position where the checkpoint left it, with this run's
+    // world size splitting the rest; its step count joins the steps done before the resume.
+    const bool resumed = epoch == start.epoch;
+    const int64_t first_sample = resumed ? start.sample : 0, first_batch = resumed ? start.batch : 0;
+    const int64_t epoch_batches = first_batch + sampler_.batches_per_epoch(first_sample);
+    data::Loader loader(dataset_, sampler_, epoch, first_sample, config_.data.prefetch_batches);
     // Running sums on the device: d_loss, g_loss, d_real, d_fake (no host sync per step).
     auto epoch_sums = torch::zeros({kStats}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     auto interval_sums = torch::zeros_like(epoch_sums);
@@ -165,40 +173,42 @@ bool PhaseRunner::run(int64_t start_epoch, int64_t start_batch, int64_t step) {
     bool stop = false;
     while (auto batch = loader.next()) {
       faults_.before_step(step, ctx_.rank());
+      faults_.record_batch(epoch, step, ctx_.rank(), batch->indices);
       vote.start();
       const gan::StepStats stats = gan::train_step(*gan_, inputs_.build(*batch, epoch), *grad_sync_);
       const auto row = stats_row(stats);
       epoch_sums += row;
       interval_sums += row;
       ++interval_count, ++b, ++step, ++progress.steps_this_run;
-      if (b % config_.train.log_interval == 0 || b == batches) {
+      if (b % config_.train.log_interval == 0 || b == epoch_batches) {
         const double secs = std::chrono::duration<double>(Clock::now() - interval_start).count();
-        log_interval(epoch, b, step, interval_sums, interval_count, secs, progress);
+        log_interval(epoch, b, epoch_batches, step, interval_sums, interval_count, secs, progress);
         interval_sums.zero_();
         interval_count = 0;
         interval_start = Clock::now();
       }
       if (vote.finish()) {
-        if (b < batches) {
-          save(epoch, b, step, epoch_sums);
+        if (b < epoch_batches) {
+          // Every batch so far was full on every rank (only an epoch's last one can be short).
+          save(epoch, b, first_sample + sampler_.samples_in(b - first_batch), step, epoch_sums);
           return true;
         }
         stop = true;  // the epoch is complete: finish its bookkeeping (and its checkpoint) below
       }
     }
     const int64_t done = epoch + 1;
-    log_epoch(done, step, epoch_sums);
-    if (done % config_.train.save_interval == 0 || done == phase_.epochs || stop) save(done, 0, step, {});
+    log_epoch(done, epoch_batches, step, epoch_sums);
+    if (done % config_.train.save_interval == 0 || done == phase_.epochs || stop) save(done, 0, 0, step, {});
     if (stop) return true;
   }
   return false;
 }
 
-void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t step, const torch::Tensor& sums,
-                               int64_t count, double secs, const Progress& progress) {
+void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t batches, int64_t step,
+                               const torch::Tensor& sums, int64_t count, double secs,
+                               const Progress& progress) {
   const auto v = averaged(sums, static_cast<double>(count), ctx_, comm_);
   if (!ctx_.is_root()) return;
-  const int64_t batches = sampler_.batches_per_epoch();
   const double images_per_s =
       static_cast<double>(count * config_.train.batch_size * ctx_.world()) / std::max(secs, 1e-9);
   const double run_secs = std::chrono::duration<double>(Clock::now() - progress.phase_start).count();
@@ -208,9 +218,8 @@ void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t step, const tor
     comm_wait = bucket_reducer_->wait_seconds_total() - comm_wait_logged_;
     comm_wait_logged_ = bucket_reducer_->wait_seconds_total();
   }
-  const int64_t total_steps = (phase_.epochs - progress.start_epoch) * batches - progress.start_batch;
   const double eta = run_secs / static_cast<double>(progress.steps_this_run) *
-                     static_cast<double>(total_steps - progress.steps_this_run);
+                     static_cast<double>(progress.steps_to_go - progress.steps_this_run);
   spdlog::info("  Batch {}/{}: D_loss={:.4f}, G_loss={:.4f}", b, batches, v[0], v[1]);
   spdlog::info("    [{}] epoch {}/{}, {:.1f} img/s, D(real)={:.3f} D(fake)={:.3f}, ETA {}", phase_.tag,
                epoch + 1, phase_.epochs, images_per_s, v[2], v[3], format_duration(eta));
@@ -239,9 +248,10 @@ void PhaseRunner::add_optional_terms(nlohmann::json& record, const std::vector<d
   if (gan_->options().supervised > 0) record["supervised_distance"] = v[5];
 }
 
-void PhaseRunner::log_epoch(int64_t done, int64_t step, const torch::Tensor& epoch_sums) {
-  // Averages over all batches of all ranks (every rank ran the same number of batches).
-  const auto avg = averaged(epoch_sums, static_cast<double>(sampler_.batches_per_epoch()), ctx_, comm_);
+void PhaseRunner::log_epoch(int64_t done, int64_t batches, int64_t step, const torch::Tensor& epoch_sums) {
+  // Averages over all steps of the epoch, before a resume included, of the rank-averaged step losses (every
+  // rank ran the same number of batches; the sums carried over a resume are rank averages already).
+  const auto avg = averaged(epoch_sums, static_cast<double>(batches), ctx_, comm_);
   if (!ctx_.is_root()) return;
   spdlog::info("[{}] Epoch {}/{} done - Avg D_loss: {:.4f}, Avg G_loss: {:.4f}", phase_.tag, done,
                phase_.epochs, avg[0], avg[1]);
@@ -252,7 +262,7 @@ void PhaseRunner::log_epoch(int64_t done, int64_t step, const torch::Tensor& epo
   metrics_->write(record);
 }
 
-void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step,
+void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t samples_in_epoch, int64_t step,
                        const torch::Tensor& epoch_sums) {
   torch::Tensor sums =
       epoch_sums.defined() ? epoch_sums.to(torch::kCPU) : torch::zeros({kStats}, torch::kFloat64);
@@ -267,6 +277,7 @@ void PhaseRunner::save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step
     meta.epoch = epochs_done;
     meta.step = step;
     meta.batch_in_epoch = batch_in_epoch;
+    meta.samples_in_epoch = samples_in_epoch;
     meta.world = ctx_.world();
     meta.seed = config_.seed;
     meta.config_yaml = config_.to_yaml();

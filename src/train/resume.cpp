@@ -53,4 +53,15 @@ bool set_is_final(const checkpoint::CheckpointSet& set, int epochs) {
   return set.meta.batch_in_epoch == 0 && set.meta.epoch >= epochs;
 }
 
+int64_t resume_sample_offset(const checkpoint::CheckpointSet& set, int world, int64_t batch_size) {
+  const auto& meta = set.meta;
+  if (meta.batch_in_epoch == 0) return 0;
+  if (meta.samples_in_epoch >= 0) return meta.samples_in_epoch;
+  FG_CHECK(meta.world == world, "checkpoint '", set.generator_path, "' was saved mid-epoch (batch ",
+           meta.batch_in_epoch, " of epoch ", meta.epoch + 1, ") on ", meta.world,
+           " rank(s) by a version that stored no global sample position, so it resumes only on ", meta.world,
+           " rank(s), not ", world, "; or resume from an epoch-end checkpoint");
+  return meta.batch_in_epoch * batch_size * world;
+}
+
 }  // namespace fergan::train

@@ -51,7 +51,7 @@ int run_training(const Config& config, const TrainOptions& options, dist::Contex
     // With phase 2 already under way, phase 1 is done.
     if (p == "img2text" && resume_from.count("text2img")) continue;
     PhaseRunner runner(config, info, ctx, *comm, device, dataset);
-    int64_t start_epoch = 0, start_batch = 0, step = 0;
+    StartPoint start;
     if (auto it = resume_from.find(p); it != resume_from.end()) {
       if (set_is_final(it->second, info.epochs)) {
         if (ctx.is_root())
@@ -59,15 +59,16 @@ int run_training(const Config& config, const TrainOptions& options, dist::Contex
         continue;
       }
       const checkpoint::CheckpointMeta meta = runner.restore(it->second);
-      start_epoch = meta.epoch;
-      start_batch = meta.batch_in_epoch;
-      step = meta.step;
+      start.epoch = meta.epoch;
+      start.batch = meta.batch_in_epoch;
+      start.sample = resume_sample_offset(it->second, ctx.world(), config.train.batch_size);
+      start.step = meta.step;
       if (ctx.is_root()) {
         spdlog::info("Resuming {} from {} (epoch {}, batch {}, step {})", info.title,
-                     it->second.generator_path, start_epoch, start_batch, step);
+                     it->second.generator_path, start.epoch, start.batch, start.step);
       }
     }
-    if (runner.run(start_epoch, start_batch, step)) {
+    if (runner.run(start)) {
       if (ctx.is_root())
         spdlog::info("Stopped on signal after a checkpoint; exit code {} asks for a requeue",
                      dist::kExitRequeue);

@@ -1,8 +1,10 @@
 // DistributedSampler invariants: every index once per epoch, wrap padding, equal batch counts on all ranks,
-// determinism from (seed, epoch), and the union over ranks equal to the single-process order.
+// determinism from (seed, epoch), the union over ranks equal to the single-process order, and a mid-epoch
+// resume from the global offset at another world size using every sample once.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "fergan/core/check.h"
@@ -122,4 +124,60 @@ TEST(Sampler, ClassBalancedDrawsEveryClassAlike) {
   }
   o.class_labels.pop_back();
   EXPECT_THROW(DistributedSampler(1000, o), fergan::Error);
+}
+
+// A mid-epoch stop after b batches on W0 ranks, resumed on W1 ranks from the global offset b*B*W0: the
+// batches of both runs together use every sample of the epoch exactly once (the rest padded by wrapping, as a
+// whole epoch is), and on the same world size the resumed batches are exactly the uninterrupted run's.
+TEST(Sampler, ResumeFromGlobalOffsetAtAnyWorldSize) {
+  const int64_t batch = 3;
+  for (int64_t n : {24, 36, 37, 50}) {
+    for (int w0 : {1, 2, 3}) {
+      for (int w1 : {1, 2, 3, 4}) {
+        for (bool balanced : {false, true}) {
+          SCOPED_TRACE("n=" + std::to_string(n) + " w0=" + std::to_string(w0) + " w1=" + std::to_string(w1) +
+                       (balanced ? " class-balanced" : ""));
+          auto with = [&](int rank, int world) {
+            auto o = opts(9, rank, world, batch);
+            if (balanced)
+              for (int64_t i = 0; i < n; ++i) o.class_labels.push_back(i % 5);
+            return DistributedSampler(n, o);
+          };
+          const auto order = with(0, 1).rank_indices(4);  // the epoch's global order
+          const int64_t stopped = with(0, w0).batches_per_epoch() / 2;
+          const int64_t offset = with(0, w0).samples_in(stopped);
+          std::vector<int64_t> used;  // global positions, as ranks consume them
+          for (int r = 0; r < w0; ++r)
+            for (int64_t b = 0; b < stopped; ++b)
+              for (auto i : with(r, w0).batch(4, b)) used.push_back(i);
+          EXPECT_EQ(static_cast<int64_t>(used.size()), offset);
+          for (int r = 0; r < w1; ++r) {
+            const auto rest = with(r, w1);
+            for (int64_t b = 0; b < rest.batches_per_epoch(offset); ++b)
+              for (auto i : rest.batch(4, b, offset)) used.push_back(i);
+          }
+          // The rest is [offset, n) of the global order plus padding from the epoch's start: with the
+          // positions' indices counted, every position below n once, the first `pad` twice.
+          const int64_t pad = (w1 - (n - offset) % w1) % w1;
+          std::map<int64_t, int64_t> expected, got;
+          for (int64_t p = 0; p < n; ++p) ++expected[order[p]];
+          for (int64_t p = 0; p < pad; ++p) ++expected[order[p]];
+          for (auto i : used) ++got[i];
+          EXPECT_EQ(got, expected);
+          if (w1 == w0) {  // the same world size: exactly the uninterrupted run's batches
+            for (int r = 0; r < w1; ++r) {
+              const auto s = with(r, w1);
+              ASSERT_EQ(s.batches_per_epoch(offset), s.batches_per_epoch() - stopped);
+              for (int64_t b = 0; b < s.batches_per_epoch(offset); ++b)
+                EXPECT_EQ(s.batch(4, b, offset), s.batch(4, stopped + b));
+            }
+          }
+        }
+      }
+    }
+  }
+  DistributedSampler s(10, opts(1, 0, 2, 2));
+  EXPECT_THROW(s.rank_indices(0, 11), fergan::Error);
+  EXPECT_THROW(s.rank_indices(0, -1), fergan::Error);
+  EXPECT_EQ(s.batches_per_epoch(10), 0);
 }

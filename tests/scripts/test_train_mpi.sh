@@ -256,3 +256,66 @@ kill -KILL "$victim" 2>/dev/null || true  # normally gone with the job
 grep -q 'did not complete within dist.timeout_s' "$TMP/h.log" || { cat "$TMP/h.log"; fail "hung rank: no timeout message"; }
 [ $SECS -le 38 ] || fail "hung rank: took ${SECS}s (dist.timeout_s is 8)"
 pass "a hung rank -> collective timeout -> exit 5 on all ranks (${SECS}s)"
+
+# 5. Mid-epoch resume across world sizes. A stop after 3 of the 6 steps of an np2 epoch (48 samples, 4 per rank)
+# leaves 24 samples of the epoch; resumed at np3 (oversubscribed) and at np1, the ranks start at that global
+# position and split the rest. The sample log (FERGAN_SAMPLE_LOG) of both runs together must hold every sample
+# of the epoch exactly once, and the epoch's average loss must be the mean of all its steps' losses (those
+# before the stop included; log_interval 1 logs every step). Class-balanced sampling draws with replacement, so it
+# is off here (tests/data/test_sampler.cpp covers its resume position).
+mid_args() { tiny_args "$1"; echo --set data.max_samples=48 --set data.class_balanced=false --set img2text.epochs=1 --set train.batch_size=4 \
+  --set train.log_interval=1 --set train.save_interval=1000 --phase img2text; }
+# every_sample_once PREFIX N: the logs PREFIX.rank* hold each of the samples 0..N-1 of epoch 0 exactly once.
+every_sample_once() {
+  python3 - "$1" "$2" <<'PY'
+import collections, glob, sys
+prefix, n = sys.argv[1], int(sys.argv[2])
+used = collections.Counter()
+for path in glob.glob(prefix + ".rank*"):
+    for line in open(path):
+        epoch, step, rank, *indices = map(int, line.split())
+        if epoch == 0:
+            used.update(indices)
+wrong = {i: c for i, c in used.items() if c != 1}
+missing = [i for i in range(n) if i not in used]
+assert not wrong and not missing, f"used more than once: {wrong}; never used: {missing}"
+PY
+}
+# epoch_mean_of_steps METRICS: the epoch record's losses are the means of the step records' losses.
+epoch_mean_of_steps() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+records = [json.loads(line) for line in open(sys.argv[1])]
+steps = [r for r in records if r["event"] == "interval" and r["epoch"] == 1]
+epochs = [r for r in records if r["event"] == "epoch" and r["epoch"] == 1]
+assert len(epochs) == 1 and len(steps) == int(sys.argv[2]), (len(epochs), len(steps))
+for k in ("d_loss", "g_loss", "d_real", "d_fake"):
+    mean = sum(r[k] for r in steps) / len(steps)
+    assert abs(epochs[0][k] - mean) <= 1e-9 * max(1.0, abs(mean)), (k, epochs[0][k], mean)
+PY
+}
+for np in 3 1; do
+  run="$TMP/mid$np"
+  set +e
+  # shellcheck disable=SC2046
+  FERGAN_SAMPLE_LOG="$run/samples" FERGAN_FAULT_STOP_AT_STEP=2 "${MPIRUN[@]}" "$BIN/fergan_dist" \
+    --config "$SRC/config/default.yaml" $(mid_args "$run") >"$TMP/mid${np}_a.log" 2>&1
+  RC=$?
+  set -e
+  [ $RC = 3 ] || { cat "$TMP/mid${np}_a.log"; fail "mid-epoch stop at np2: expected exit 3, got $RC"; }
+  ls "$run/ckpt" | grep -q 'img2text_generator_epoch_0_step_3.pth' || { ls "$run/ckpt"; fail "mid-epoch stop checkpoint"; }
+  launch=()
+  if [ $np -gt 1 ]; then
+    launch=(mpirun --oversubscribe -np $np)
+    [ "$(id -u)" = 0 ] && launch+=(--allow-run-as-root)
+  fi
+  launch+=("$BIN/fergan_dist")
+  # shellcheck disable=SC2046
+  FERGAN_SAMPLE_LOG="$run/samples" "${launch[@]}" --config "$SRC/config/default.yaml" $(mid_args "$run") \
+    --resume auto >"$TMP/mid${np}_b.log" 2>&1 || { cat "$TMP/mid${np}_b.log"; fail "np2 stop resumed at np$np"; }
+  every_sample_once "$run/samples" 48 || fail "np2 stop resumed at np$np: samples of the epoch not used exactly once"
+  epoch_mean_of_steps "$run/metrics.jsonl" $((3 + 24 / (4 * np))) ||
+    fail "np2 stop resumed at np$np: the epoch average is not the mean of its steps"
+  pass "mid-epoch stop at np2 resumed at np$np: every sample once, epoch average over all steps"
+done
+

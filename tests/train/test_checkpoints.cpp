@@ -223,3 +223,50 @@ TEST(Resume, IndexWithoutSequenceNumbersStillLoads) {
   EXPECT_EQ(latest_set(dir.str(), "img2text")->tag, "epoch_1_step_15");
   EXPECT_EQ(list_sets(dir.str(), "img2text").size(), 3u);
 }
+
+// Where a mid-epoch checkpoint resumes: its stored global sample offset, at any world size. A file written
+// before the offset was stored (no meta/samples_in_epoch) reads as -1 and resumes from batch_in_epoch at its
+// own world size only; at another it is an error naming the file.
+TEST(Resume, SampleOffsetOfNewAndOldCheckpoints) {
+  TempDir dir;
+  auto mid = save_set(dir.str(), "img2text", 1, 14, 4, 0);
+  EXPECT_EQ(read_meta(mid.generator_path).samples_in_epoch, 0);  // as save_set wrote it
+  CheckpointMeta meta = mid.meta;
+  meta.world = 2;
+  meta.samples_in_epoch = 32;  // 4 steps x batch 4 x 2 ranks
+  torch::nn::Linear g(3, 2);
+  save_network(mid.generator_path, *g, nullptr, meta);
+  mid.meta = read_meta(mid.generator_path);
+  EXPECT_EQ(mid.meta.samples_in_epoch, 32);
+  for (int world : {1, 2, 3, 4}) EXPECT_EQ(train::resume_sample_offset(mid, world, 4), 32);
+
+  // An old file: the same archive without the new key.
+  const std::string old_path = (dir.path / "img2text_generator_epoch_1_step_9.pth").string();
+  {
+    torch::serialize::OutputArchive archive;
+    archive.write("meta/phase", c10::IValue(std::string("img2text")));
+    archive.write("meta/epoch", c10::IValue(int64_t{1}));
+    archive.write("meta/step", c10::IValue(int64_t{9}));
+    archive.write("meta/batch_in_epoch", c10::IValue(int64_t{3}));
+    archive.write("meta/world", c10::IValue(int64_t{2}));
+    archive.write("meta/seed", c10::IValue(int64_t{0}));
+    archive.write("meta/config_yaml", c10::IValue(std::string("")));
+    archive.save_to(old_path);
+  }
+  CheckpointSet old;
+  old.generator_path = old_path;
+  old.meta = read_meta(old_path);
+  EXPECT_EQ(old.meta.samples_in_epoch, -1);
+  EXPECT_EQ(train::resume_sample_offset(old, 2, 4), 3 * 4 * 2);
+  for (int world : {1, 3}) {
+    try {
+      train::resume_sample_offset(old, world, 4);
+      FAIL() << "no error resuming an old mid-epoch checkpoint of 2 ranks on " << world;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(old_path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("on 2 rank(s)"), std::string::npos) << e.what();
+    }
+  }
+  old.meta.batch_in_epoch = 0;  // an old epoch-end checkpoint resumes anywhere, at the epoch's start
+  EXPECT_EQ(train::resume_sample_offset(old, 3, 4), 0);
+}

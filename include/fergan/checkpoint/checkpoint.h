@@ -20,11 +20,14 @@
 namespace fergan::checkpoint {
 
 struct CheckpointMeta {
-  std::string phase;  // "img2text" | "text2img"
-  int64_t epoch = 0;  // epochs completed (1-based count, as in the file name)
-  int64_t step = 0;   // optimizer steps completed in this phase
-  int64_t batch_in_epoch =
-      0;  // batches of epoch `epoch + 1` already done (non-zero only for a mid-epoch save)
+  std::string phase;           // "img2text" | "text2img"
+  int64_t epoch = 0;           // epochs completed (1-based count, as in the file name)
+  int64_t step = 0;            // optimizer steps completed in this phase
+  int64_t batch_in_epoch = 0;  // steps of epoch `epoch + 1` already done (non-zero only for a mid-epoch save)
+  // Samples of epoch `epoch + 1` that all ranks together consumed: the global position in the epoch's order
+  // where a resumed run starts, at any world size. -1: a checkpoint written before this was stored, which
+  // resumes only at its own world size (from batch_in_epoch).
+  int64_t samples_in_epoch = 0;
   int64_t world = 1;
   uint64_t seed = 0;
   std::string config_yaml;  // the resolved config of the run that wrote it

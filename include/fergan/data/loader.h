@@ -17,9 +17,10 @@ namespace fergan::data {
 
 class Loader {
  public:
-  // Yields batches start_batch .. batches_per_epoch()-1 of `epoch`, prefetching `prefetch` ahead.
+  // Yields this rank's batches of `epoch` from global position `start_sample` of the epoch's order to its
+  // end (sampler.batches_per_epoch(start_sample) of them), prefetching `prefetch` ahead.
   Loader(const ShardDataset& dataset, const DistributedSampler& sampler, int64_t epoch,
-         int64_t start_batch = 0, int prefetch = 4);
+         int64_t start_sample = 0, int prefetch = 4);
   ~Loader();
   std::optional<Batch> next();  // empty at the end of the epoch; rethrows errors from the worker thread
 

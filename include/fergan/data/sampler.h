@@ -5,6 +5,12 @@
 // DistributedSampler does; rank r takes positions r, r+world, ... so every rank runs the same number of
 // batches.
 //
+// Mid-epoch resume: after b batches of B on each of W ranks, the ranks together have consumed exactly the
+// global positions [0, b*B*W) of the epoch's order (the "global sample offset"). A run resumed at any world
+// size starts every rank at that offset and splits the rest the same way (rank r takes start + r,
+// start + r + world, ...), so every sample of the epoch is used once whatever the world size was before.
+// From offset 0, or from b*B*W at the same world size, the split is exactly the uninterrupted run's.
+//
 // Class-balanced (SamplerOptions::class_labels given): each epoch's global order is instead N draws with
 // replacement, every draw first an emotion uniformly among those present and then a sample of it uniformly,
 // so a rare emotion (FER2013's disgust is 1.5% of the faces) is seen as often as a common one.
@@ -28,16 +34,23 @@ struct SamplerOptions {
 class DistributedSampler {
  public:
   DistributedSampler(int64_t dataset_size, SamplerOptions options);
-  // This rank's sample indices for `epoch`, in order.
-  std::vector<int64_t> rank_indices(int64_t epoch) const;
-  int64_t batches_per_epoch() const;
-  // The sample indices of batch `b` of `epoch` on this rank.
-  std::vector<int64_t> batch(int64_t epoch, int64_t b) const;
+  // This rank's sample indices for `epoch`, in order, from global position `start` of the epoch's order
+  // (0 = the whole epoch; start in [0, dataset size], else an error).
+  std::vector<int64_t> rank_indices(int64_t epoch, int64_t start = 0) const;
+  // This rank's batches from global position `start` to the end of the epoch (the same on every rank).
+  int64_t batches_per_epoch(int64_t start = 0) const;
+  // The sample indices of batch `b` (counted from `start`) of `epoch` on this rank.
+  std::vector<int64_t> batch(int64_t epoch, int64_t b, int64_t start = 0) const;
+  // Samples that `batches` full batches on every rank consume from the global order: batches * B * world.
+  int64_t samples_in(int64_t batches) const;
+  int64_t dataset_size() const;
   const SamplerOptions& options() const;
 
  private:
   // The epoch's order over all ranks: a permutation (or, class-balanced, draws with replacement).
   std::vector<int64_t> global_order(int64_t epoch) const;
+  // Samples per rank from global position `start` on (the rest, padded to a multiple of world).
+  int64_t per_rank(int64_t start) const;
 
   int64_t size_;
   SamplerOptions options_;

@@ -40,6 +40,15 @@ struct PhaseInfo {
   static PhaseInfo of(const Config& config, const std::string& phase);
 };
 
+// Where run() starts: at the beginning of `epoch` (0-based) or, resuming a mid-epoch checkpoint, `batch`
+// steps into it, at global position `sample` of its sample order (see data/sampler.h).
+struct StartPoint {
+  int64_t epoch = 0;
+  int64_t sample = 0;  // samples of the epoch all ranks together already consumed
+  int64_t batch = 0;   // steps of the epoch already done (by whatever world size)
+  int64_t step = 0;    // optimizer steps of the phase already done
+};
+
 class PhaseRunner {
  public:
   PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Context& ctx, dist::Communicator& comm,
@@ -48,25 +57,26 @@ class PhaseRunner {
   // Loads a checkpoint set into the networks and optimizers; returns its meta.
   checkpoint::CheckpointMeta restore(const checkpoint::CheckpointSet& set);
 
-  // Trains from (start_epoch, start_batch, step) to the last epoch. Returns true when stopped by a signal
-  // (after a checkpoint).
-  bool run(int64_t start_epoch, int64_t start_batch, int64_t step);
+  // Trains from `start` to the last epoch. Returns true when stopped by a signal (after a checkpoint).
+  bool run(const StartPoint& start);
 
  private:
   using Clock = std::chrono::steady_clock;
   struct Progress {  // what the progress line needs besides the interval's sums
     Clock::time_point phase_start;
-    int64_t steps_this_run = 0, start_epoch = 0, start_batch = 0;
+    int64_t steps_this_run = 0, steps_to_go = 0;  // steps_to_go: of this run, counted at its start
   };
 
-  void log_interval(int64_t epoch, int64_t batch, int64_t step, const torch::Tensor& sums, int64_t count,
-                    double seconds, const Progress& progress);
-  void log_epoch(int64_t epochs_done, int64_t step, const torch::Tensor& epoch_sums);
+  // `batches`: the steps of this epoch, those before a resume included.
+  void log_interval(int64_t epoch, int64_t batch, int64_t batches, int64_t step, const torch::Tensor& sums,
+                    int64_t count, double seconds, const Progress& progress);
+  void log_epoch(int64_t epochs_done, int64_t batches, int64_t step, const torch::Tensor& epoch_sums);
   void add_optional_terms(nlohmann::json& record, const std::vector<double>& averages) const;
   void refresh_average_statistics();
   void log_batchnorm_mode() const;
   // Every rank calls save(); rank 0 writes, the others wait so nobody exits before the files exist.
-  void save(int64_t epochs_done, int64_t batch_in_epoch, int64_t step, const torch::Tensor& epoch_sums);
+  void save(int64_t epochs_done, int64_t batch_in_epoch, int64_t samples_in_epoch, int64_t step,
+            const torch::Tensor& epoch_sums);
   void write_sample_grid(const std::string& path);
 
   const Config& config_;

@@ -23,4 +23,10 @@ std::map<std::string, checkpoint::CheckpointSet> resume_sets(const std::string& 
 // True when `set` marks the end of a phase of `epochs` epochs (nothing left to train).
 bool set_is_final(const checkpoint::CheckpointSet& set, int epochs);
 
+// The global sample position in its epoch where a run of `world` ranks with per-rank batch `batch_size`
+// resumes `set` (0 at an epoch's end). A checkpoint that stores no position (written before it was stored)
+// resumes from its batch_in_epoch at its own world size; mid-epoch at another world size it is an error
+// naming the checkpoint, since its batches do not map onto the new split.
+int64_t resume_sample_offset(const checkpoint::CheckpointSet& set, int world, int64_t batch_size);
+
 }  // namespace fergan::train
