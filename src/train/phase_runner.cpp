@@ -15,6 +15,7 @@
 #include "fergan/dist/broadcast.h"
 #include "fergan/dist/stop.h"
 #include "fergan/models/state.h"
+#include "fergan/train/agreement.h"
 
 namespace fergan::train {
 namespace stdfs = std::filesystem;
@@ -123,6 +124,12 @@ checkpoint::CheckpointMeta PhaseRunner::restore(const checkpoint::CheckpointSet&
         "data order differs from an uninterrupted run",
         set.generator_path, meta.world, ctx_.world());
   }
+  // Every rank must now hold the same state: the weights are broadcast from rank 0 anyway, but the
+  // optimizer state and the position are not.
+  check_restored_agreement(
+      comm_, {set.generator_path, meta, dist::module_checksum(gan_->generator()),
+              dist::module_checksum(gan_->discriminator()), optimizer_checksum(gan_->generator_optimizer()),
+              optimizer_checksum(gan_->discriminator_optimizer())});
   resumed_epoch_sums_ = extra["epoch_sums"].to(torch::kFloat64);
   if (auto* average = gan_->weight_average()) {
     if (checkpoint::load_module_from_extra(set.generator_path, "average", average->model())) {

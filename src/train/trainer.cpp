@@ -12,6 +12,7 @@
 #include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
 #include "fergan/dist/stop.h"
+#include "fergan/train/agreement.h"
 #include "fergan/train/phase_runner.h"
 #include "fergan/train/resume.h"
 
@@ -44,7 +45,9 @@ int run_training(const Config& config, const TrainOptions& options, dist::Contex
   std::vector<std::string> phases;
   if (phase_choice == "both" || phase_choice == "img2text") phases.push_back("img2text");
   if (phase_choice == "both" || phase_choice == "text2img") phases.push_back("text2img");
-  const auto resume_from = resume_sets(options.resume, config.checkpoint_dir, phases);
+  // Every rank must see rank 0's dataset and configuration, and resume rank 0's choice of checkpoints.
+  check_startup_agreement(*comm, config, dataset);
+  const auto resume_from = agreed_resume_sets(*comm, options.resume, config.checkpoint_dir, phases);
 
   for (const auto& p : phases) {
     const PhaseInfo info = PhaseInfo::of(config, p);

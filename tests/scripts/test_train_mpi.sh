@@ -319,3 +319,72 @@ for np in 3 1; do
   pass "mid-epoch stop at np2 resumed at np$np: every sample once, epoch average over all steps"
 done
 
+# Per-rank command lines (Open MPI's MPMD form: `-np 1 A : -np 1 B`) stand in for per-node differences.
+MPMD=(mpirun --oversubscribe)
+[ "$(id -u)" = 0 ] && MPMD+=(--allow-run-as-root)
+# per_rank LOG "RANK0 EXTRA ARGS" "RANK1 EXTRA ARGS" COMMON ARGS...: two ranks with their own extra arguments;
+# sets RC.
+per_rank() {
+  local log=$1 a0=$2 a1=$3
+  shift 3
+  set +e
+  # shellcheck disable=SC2086
+  timeout 120 "${MPMD[@]}" -np 1 "$BIN/fergan_dist" "$@" $a0 : -np 1 "$BIN/fergan_dist" "$@" $a1 >"$log" 2>&1
+  RC=$?
+  set -e
+}
+agree_args() { tiny_args "$1"; echo --set data.max_samples=32 --set train.batch_size=4 --set train.save_interval=1 \
+  --set dist.timeout_s=20 --set img2text.epochs=$2 --phase img2text; }
+
+# 6. Resume agreement: rank 0 chooses the checkpoint set and every rank verifies that it holds the same state.
+# Rank 1's checkpoint_dir is its own (node-local) copy: a stale one lacks rank 0's newest set; another one holds
+# a set of the same name from another run (same step, other weights and Adam moments).
+# shellcheck disable=SC2046
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(agree_args "$TMP/agree" 1) \
+  >"$TMP/agree1.log" 2>&1 || { cat "$TMP/agree1.log"; fail "agreement: first epoch"; }
+cp -r "$TMP/agree/ckpt" "$TMP/agree_stale"
+# shellcheck disable=SC2046
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(agree_args "$TMP/agree" 2) --resume auto \
+  >"$TMP/agree2.log" 2>&1 || { cat "$TMP/agree2.log"; fail "agreement: second epoch"; }
+# shellcheck disable=SC2046
+"${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(agree_args "$TMP/agree_other" 2) \
+  --set train.lr=0.001 >"$TMP/agree3.log" 2>&1 || { cat "$TMP/agree3.log"; fail "agreement: other run"; }
+# shellcheck disable=SC2046
+per_rank "$TMP/stale.log" "" "--set checkpoint_dir=$TMP/agree_stale" --config "$SRC/config/default.yaml" \
+  $(agree_args "$TMP/agree" 3) --resume auto
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/stale.log"; fail "stale checkpoint_dir on rank 1: expected an error, got exit $RC"; }
+grep -q 'rank(s) 1 cannot open the checkpoint set(s) rank 0 chose (img2text epoch_2)' "$TMP/stale.log" ||
+  { cat "$TMP/stale.log"; fail "stale checkpoint_dir on rank 1: no message naming the rank and the set"; }
+# shellcheck disable=SC2046
+per_rank "$TMP/other.log" "" "--set checkpoint_dir=$TMP/agree_other/ckpt" --config "$SRC/config/default.yaml" \
+  $(agree_args "$TMP/agree" 3) --resume auto
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/other.log"; fail "another set on rank 1: expected an error, got exit $RC"; }
+grep -q 'rank(s) 1 resumed from another checkpoint state than rank 0, in: generator weights, discriminator weights, generator optimizer state, discriminator optimizer state' "$TMP/other.log" ||
+  { cat "$TMP/other.log"; fail "another set on rank 1: no message naming the rank and what differs"; }
+# The same checkpoint_dir on both ranks, given per rank: agreement, and the run goes on.
+# shellcheck disable=SC2046
+per_rank "$TMP/same.log" "" "--set checkpoint_dir=$TMP/agree/ckpt" --config "$SRC/config/default.yaml" \
+  $(agree_args "$TMP/agree" 3) --resume auto
+[ $RC = 0 ] || { cat "$TMP/same.log"; fail "the same checkpoint_dir per rank: exit $RC"; }
+pass "resume agreement: a stale or foreign checkpoint_dir on rank 1 is an error naming it; the same one resumes"
+
+# 7. Start-up agreement: a rank with another configuration value or another dataset is an error naming both.
+# shellcheck disable=SC2046
+per_rank "$TMP/cfg.log" "" "--set train.lr=0.0005" --config "$SRC/config/default.yaml" $(agree_args "$TMP/cfg" 1)
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/cfg.log"; fail "per-rank config: expected an error, got exit $RC"; }
+grep -q 'rank(s) 1 run with another configuration than rank 0, in: train.lr' "$TMP/cfg.log" ||
+  { cat "$TMP/cfg.log"; fail "per-rank config: no message naming the rank and the key"; }
+cp -r "$TMP/shards" "$TMP/shards_other"
+python3 - "$TMP/shards_other/manifest.json" <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+manifest["tool_version"] = str(manifest.get("tool_version", "")) + "-other"
+json.dump(manifest, open(sys.argv[1], "w"), indent=2)
+PY
+# shellcheck disable=SC2046
+per_rank "$TMP/data.log" "" "--set data.shards=$TMP/shards_other" --config "$SRC/config/default.yaml" \
+  $(agree_args "$TMP/data" 1)
+[ $RC -ne 0 ] && [ $RC -ne 124 ] || { cat "$TMP/data.log"; fail "per-rank dataset: expected an error, got exit $RC"; }
+grep -q 'rank(s) 1 see another dataset than rank 0' "$TMP/data.log" ||
+  { cat "$TMP/data.log"; fail "per-rank dataset: no message naming the rank"; }
+pass "start-up agreement: another config value or dataset on rank 1 is an error naming the rank and what differs"
