@@ -112,7 +112,9 @@ TEST(Reader, TinyCacheStillServesEverySample) {
   }
 }
 
-TEST(Loader, YieldsTheSamplersBatchesInOrderFromStartBatch) {
+// From the global position after 2 batches of every rank (2 x 6 x 2 samples) the loader yields this rank's
+// batches 2.. of the whole epoch; from position 0, all of them.
+TEST(Loader, YieldsTheSamplersBatchesInOrderFromAGlobalStartPosition) {
   TempDir tmp;
   make_dataset(tmp, 50, 16);
   ShardDataset ds(tmp / "out", "train");
@@ -123,17 +125,20 @@ TEST(Loader, YieldsTheSamplersBatchesInOrderFromStartBatch) {
   so.batch_size = 6;
   DistributedSampler sampler(ds.size(), so);
   ASSERT_EQ(sampler.batches_per_epoch(), 5);  // 25 per rank
-  Loader loader(ds, sampler, /*epoch=*/4, /*start_batch=*/2, /*prefetch=*/2);
-  int64_t b = 2;
-  while (auto batch = loader.next()) {
-    const auto expect = ds.get_batch(sampler.batch(4, b));
-    EXPECT_TRUE(torch::equal(batch->images, expect.images)) << "batch " << b;
-    EXPECT_TRUE(torch::equal(batch->indices, expect.indices));
-    EXPECT_TRUE(torch::equal(batch->captions, expect.captions));
-    ++b;
+  for (const int64_t first : {int64_t{2}, int64_t{0}}) {
+    Loader loader(ds, sampler, /*epoch=*/4, /*start_sample=*/sampler.samples_in(first), /*prefetch=*/2);
+    int64_t b = first;
+    while (auto batch = loader.next()) {
+      const auto expect = ds.get_batch(sampler.batch(4, b));
+      EXPECT_TRUE(torch::equal(batch->images, expect.images)) << "batch " << b;
+      EXPECT_TRUE(torch::equal(batch->indices, expect.indices));
+      EXPECT_TRUE(torch::equal(batch->captions, expect.captions));
+      ++b;
+    }
+    EXPECT_EQ(b, 5);
+    EXPECT_FALSE(loader.next().has_value());
   }
-  EXPECT_EQ(b, 5);
-  EXPECT_FALSE(loader.next().has_value());
+  EXPECT_THROW(Loader(ds, sampler, 4, ds.size() + 1), Error);
 }
 
 TEST(Loader, RethrowsWorkerErrorsInNext) {
