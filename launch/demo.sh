@@ -7,7 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 "$here/launch/install_deps.sh"
 build="${FERGAN_BUILD_DIR:-$here/build}"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFERGAN_BUILD_TESTS=OFF -DFERGAN_BUILD_BENCH=OFF >/dev/null
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target data_prep fergan_dist
 bin="$build/bin"
 

@@ -37,8 +37,8 @@ fi
 rm -rf "$run/fer2013"
 
 # The CPU run: what one hour of 2 cores buys (measured: docs/quality.md). Text->Image at 64x64 with narrower
-# networks (ngf = ndf = 32); an evenly spaced subset of 16,000 training images: Image->Text 1 epoch (500 steps),
-# Text->Image 2 epochs (1,000 steps of batch 32).
+# networks (ngf = ndf = 32); an evenly spaced subset of 12,800 training images: Image->Text 1 epoch (400 steps),
+# Text->Image 2 epochs (800 steps of batch 32).
 common=(--config config/default.yaml --set run_dir="$run" --set checkpoint_dir="$run/checkpoints"
   --set data.shards="$run/shards" --set seed=42)
 if [ "${FERGAN_QUALITY_FULL:-0}" = 1 ]; then
@@ -46,7 +46,7 @@ if [ "${FERGAN_QUALITY_FULL:-0}" = 1 ]; then
 else
   sizes=(--set device=cpu --set text2img.image_size=64 --set text2img.ngf=32 --set text2img.ndf=32
     --set train.batch_size=32 --set img2text.epochs="${FERGAN_QUALITY_I2T_EPOCHS:-1}"
-    --set text2img.epochs="${FERGAN_QUALITY_T2I_EPOCHS:-2}" --set data.max_samples="${FERGAN_QUALITY_SAMPLES:-16000}"
+    --set text2img.epochs="${FERGAN_QUALITY_T2I_EPOCHS:-2}" --set data.max_samples="${FERGAN_QUALITY_SAMPLES:-12800}"
     --set train.save_interval=1 --set train.log_interval=100)
 fi
 stamp "fergan_dist: both GANs"

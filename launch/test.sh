@@ -9,7 +9,9 @@ cd "$here"
 "$here/launch/install_deps.sh"
 build="${FERGAN_BUILD_DIR:-$here/build}"
 jobs="${FERGAN_JOBS:-$(nproc)}"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFERGAN_SHARED_DIR="$here/../shared" >/dev/null
+# Tests and benchmarks named ON: a build directory that another script configured keeps its cached options.
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFERGAN_SHARED_DIR="$here/../shared" -DFERGAN_BUILD_TESTS=ON \
+  -DFERGAN_BUILD_BENCH=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 cd "$build"
 ctest --output-on-failure -j "$jobs" --timeout 900 "$@"

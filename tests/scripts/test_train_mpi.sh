@@ -27,6 +27,12 @@ for x, y in zip(a, b):
 PY
 }
 
+# The original's encoder stays within 1e-5 absolute. The default's deep encoder (GroupNorm, the supervised
+# term at weight 100, which scales gradients 100x against Adam's eps) amplifies the same float32 rounding:
+# measured 1.1e-5 absolute and, per tensor, 5.0e-4 relative (||a-b|| / ||b||, a GroupNorm bias that starts at
+# 0). A wrong split of the global batch moves weights by O(1) relative, so 2e-3 relative still catches it.
+equivalence_tolerance() { if [ "$1" = original ]; then echo --tolerance 1e-5; else echo --relative --tolerance 2e-3; fi; }
+
 # 1. Equivalence: 2 ranks x batch 4 == 1 process x batch 8 (same global sample order; Image->Text has no BatchNorm).
 # On all 56 images (7 steps an epoch), with Adam's eps at 1e-3 (equivalence_args): with 1e-8 the runs drifted
 # apart by up to 1e-5 absolute in 14 steps on one CPU and 2.6e-4 relative on another subset; with 1e-3 they stay
@@ -40,8 +46,9 @@ for cfg in default original; do
   "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/config/$cfg.yaml" $(equivalence_args "$TMP/two_$cfg") \
     --set data.max_samples=0 --set train.batch_size=4 --phase img2text >"$TMP/two_$cfg.log" 2>&1 || { cat "$TMP/two_$cfg.log"; fail "np 2 ($cfg)"; }
   for n in generator discriminator; do
+    # shellcheck disable=SC2046
     "$BIN/fergan_dist" --compare-checkpoints "$TMP/one_$cfg/ckpt/img2text_${n}_epoch_2.pth" \
-      "$TMP/two_$cfg/ckpt/img2text_${n}_epoch_2.pth" --tolerance 1e-5 >"$TMP/cmp.txt" ||
+      "$TMP/two_$cfg/ckpt/img2text_${n}_epoch_2.pth" $(equivalence_tolerance "$cfg") >"$TMP/cmp.txt" ||
       { cat "$TMP/cmp.txt"; fail "$cfg $n: np2 weights differ from np1"; }
     echo "  $cfg $n: $(cat "$TMP/cmp.txt")"
   done
