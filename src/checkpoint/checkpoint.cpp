@@ -94,19 +94,6 @@ json set_to_json(const CheckpointSet& s) {
           {"seq", s.seq}};
 }
 
-// LibTorch 1.x keys optimizer state by the parameter's TensorImpl address printed as a string; 2.x by the
-// address itself. Same lookup for both.
-template <typename StateMap>
-typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& param) {
-  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
-    std::ostringstream key;
-    key << param.unsafeGetTensorImpl();
-    return key.str();
-  } else {
-    return param.unsafeGetTensorImpl();
-  }
-}
-
 // Optimizer::load() restores state tensors on the CPU; on a GPU run they must live beside their parameters.
 void move_optimizer_state_to_params(torch::optim::Optimizer& optimizer) {
   for (auto& group : optimizer.param_groups()) {

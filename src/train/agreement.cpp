@@ -8,6 +8,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "fergan/checkpoint/checkpoint.h"
 #include "fergan/core/check.h"
 #include "fergan/data/sha256.h"
 #include "fergan/train/resume.h"
@@ -19,19 +20,6 @@ namespace {
 
 bool same(double a, double b) {
   return a == b || (std::isnan(a) && std::isnan(b));
-}
-
-// LibTorch 1.x keys optimizer state by the parameter's TensorImpl address printed as a string; 2.x by the
-// address itself. Same lookup for both.
-template <typename StateMap>
-typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& param) {
-  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
-    std::ostringstream key;
-    key << param.unsafeGetTensorImpl();
-    return key.str();
-  } else {
-    return param.unsafeGetTensorImpl();
-  }
 }
 
 double weighted_sum(const torch::Tensor& t) {
@@ -184,7 +172,7 @@ double optimizer_checksum(torch::optim::Optimizer& optimizer) {
   double total = 0, index = 1;
   for (auto& group : optimizer.param_groups()) {
     for (auto& param : group.params()) {
-      auto it = optimizer.state().find(optimizer_state_key(optimizer.state(), param));
+      auto it = optimizer.state().find(checkpoint::optimizer_state_key(optimizer.state(), param));
       if (it != optimizer.state().end()) {
         if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(it->second.get())) {
           total += index * (weighted_sum(adam->exp_avg()) + 3.0 * weighted_sum(adam->exp_avg_sq()) +

@@ -14,10 +14,25 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace fergan::checkpoint {
+
+// LibTorch 1.x keys optimizer state by the parameter's TensorImpl address printed as a string; 2.x by the
+// address itself. The key of `param` in an optimizer's state() map, for both.
+template <typename StateMap>
+typename StateMap::key_type optimizer_state_key(const StateMap&, const torch::Tensor& param) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return param.unsafeGetTensorImpl();
+  }
+}
 
 struct CheckpointMeta {
   std::string phase;           // "img2text" | "text2img"
