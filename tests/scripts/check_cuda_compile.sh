@@ -4,8 +4,8 @@
 # Debian's LibTorch is CPU-only, so a full -DFERGAN_WITH_CUDA=ON configure cannot link here. This script
 # instead compiles every src/dist/*.cpp and src/core/runtime*.cpp with FERGAN_WITH_CUDA defined (as the
 # CUDA build does) with g++ -fsyntax-only against the CUDA toolkit's headers (cuda_runtime.h, nccl.h) and
-# LibTorch's headers, which include c10/cuda/CUDAStream.h. Not named test_*.sh: CTest does not run it (it
-# needs the toolkit).
+# LibTorch's headers, which include c10/cuda/CUDAStream.h. Not named test_*.sh: CTest runs it as
+# check_cuda_compile only where the toolkit is installed (tests/CMakeLists.txt).
 # Usage: tests/scripts/check_cuda_compile.sh [CUDA_HOME]
 set -euo pipefail
 source_dir="$(cd "$(dirname "$0")/../.." && pwd)"
