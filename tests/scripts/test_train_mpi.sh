@@ -67,8 +67,10 @@ done
 # 1e-3 after 14), and the property under test is per step. Measured: with sync 1.0e-6 (G) / 2.5e-7 (D);
 # without sync ~0.5.
 t2i_ignore='^(net\.[036]\.bias|net\.[147]\.running_mean|features\.[25]\.bias|features\.[36]\.running_mean)$'
+# The mode-seeking term is off here: it divides by the batch's mean sample difference, a per-rank mean under
+# data parallelism (like any batch statistic without sync), so np2 x 4 and np1 x 8 are different objectives.
 t2i_args() { tiny_args "$1"; echo --set data.max_samples=16 --set text2img.epochs=2 --set train.save_interval=1 \
-  --set text2img.ngf=16 --set text2img.ndf=16 --phase text2img; }
+  --set text2img.ngf=16 --set text2img.ndf=16 --set text2img.mode_seeking=0 --phase text2img; }
 # shellcheck disable=SC2046
 "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(t2i_args "$TMP/t2i_one") --set train.batch_size=8 \
   >"$TMP/t2i_one.log" 2>&1 || { cat "$TMP/t2i_one.log"; fail "text2img single process"; }
