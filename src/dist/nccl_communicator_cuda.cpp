@@ -67,6 +67,8 @@ ncclDataType_t nccl_type(torch::ScalarType type) {
       return ncclFloat64;
     case torch::kFloat16:
       return ncclFloat16;
+    case torch::kBFloat16:
+      return ncclBfloat16;  // NCCL >= 2.10
     case torch::kInt32:
       return ncclInt32;
     case torch::kInt64:

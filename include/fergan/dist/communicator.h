@@ -51,7 +51,8 @@ class Communicator {
   virtual int world() const = 0;
   virtual std::string backend() const = 0;  // "mpi" | "nccl"
 
-  // In-place all-reduce of a contiguous tensor (float32/float64/int32/int64; Avg on floating types only).
+  // In-place all-reduce of a contiguous tensor (float32/float64/float16/bfloat16/int32/int64; Avg on
+  // floating types only).
   virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) = 0;
   void allreduce(torch::Tensor tensor, ReduceOp op) { allreduce_async(tensor, op)->wait(); }
   void allreduce_sum(torch::Tensor tensor) { allreduce(tensor, ReduceOp::Sum); }
