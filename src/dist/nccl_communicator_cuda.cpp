@@ -1,9 +1,11 @@
 // The NCCL backend of Communicator: GPU tensors, one GPU per rank (see communicator.h).
 //
 // Built only with -DFERGAN_WITH_CUDA=ON (CMake drops *_cuda.cpp otherwise). The communicator is made from an
-// ncclUniqueId that rank 0 creates and sends over MPI_Bcast. Collectives run on a stream of their own so
-// that they overlap the backward kernels; each one is ordered after the work already queued on the compute
-// stream by an event (gradients are ready), and the compute stream is ordered after it again in wait().
+// ncclUniqueId that rank 0 creates and sends over MPI_Bcast; with NCCL >= 2.14 it is non-blocking, so its
+// set-up (and any call that NCCL leaves in progress) is polled against dist.timeout_s like every wait.
+// Collectives run on a stream of their own so that they overlap the backward kernels; each one is ordered
+// after the work already queued on the compute stream by an event (gradients are ready), and the compute
+// stream is ordered after it again in wait().
 //
 // NCCL has no timeouts of its own: a dead peer leaves the kernel spinning forever. wait() therefore polls
 // the completion event and ncclCommGetAsyncError against a deadline (config dist.timeout_s) and calls
@@ -103,6 +105,36 @@ struct NcclState {
   void abort() {
     if (!aborted.exchange(true) && comm != nullptr) ncclCommAbort(comm);
   }
+  // Polls the communicator until its state leaves ncclInProgress, which a non-blocking communicator reports
+  // after set-up and after any call that still has work to finish on the host; aborts and throws on an
+  // error or at the deadline. `what` names the call in the messages.
+  void settle(const std::string& what, int rank) {
+    detail::poll_until(
+        [&] {
+          ncclResult_t async = ncclInProgress;
+          NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
+          if (async == ncclSuccess) return true;
+          if (async == ncclInProgress) return false;
+          abort();
+          throw CommunicationError(fergan::str("NCCL ", what, " on rank ", rank, " failed: ",
+                                               ncclGetErrorString(async), "; communicator aborted"));
+        },
+        timeout_s,
+        [&] {
+          abort();
+          throw CommunicationError(fergan::str(
+              "NCCL ", what, " on rank ", rank, " did not complete within dist.timeout_s = ", timeout_s,
+              " s (a peer rank died or never joined); communicator aborted"));
+        });
+  }
+
+  // The return code of a call on the (possibly non-blocking) communicator: ncclInProgress is settled
+  // against the deadline, any other failure is an error.
+  void finish_call(ncclResult_t rc, const char* call, const char* file, int line, int rank) {
+    if (rc == ncclInProgress) return settle(call, rank);
+    if (rc != ncclSuccess) nccl_fail(rc, call, file, line);
+  }
+
   // Throws (after aborting) if NCCL reported an asynchronous error, e.g. a peer's connection broke.
   void check_async_error() {
     if (aborted) throw CommunicationError("NCCL communicator was aborted");
@@ -181,7 +213,7 @@ class NcclCommunicator : public Communicator {
     ncclUniqueId id;
     if (context.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
     MPI_CHECK(MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, context.world_comm()));
-    NCCL_CHECK(ncclCommInitRank(&state_->comm, context.world(), id, context.rank()));
+    init_with_deadline(id);
     CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking));
     std::shared_ptr<NcclState> state = state_;
     abort_hook_ = context.add_abort_hook([state] { state->abort(); });
@@ -205,8 +237,10 @@ class NcclCommunicator : public Communicator {
     FG_CHECK(op != ReduceOp::Avg || tensor.is_floating_point(),
              "all-reduce Avg needs a floating tensor, got ", tensor.scalar_type());
     cudaEvent_t done = order_after_compute();
-    NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                             nccl_type(tensor.scalar_type()), nccl_op(op), state_->comm, state_->stream));
+    state_->finish_call(
+        ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()),
+                      nccl_op(op), state_->comm, state_->stream),
+        "ncclAllReduce", __FILE__, __LINE__, rank());
     CUDA_CHECK(cudaEventRecord(done, state_->stream));
     return std::make_unique<NcclWork>(state_, done, tensor, "all-reduce");
   }
@@ -215,8 +249,10 @@ class NcclCommunicator : public Communicator {
     check_tensor(tensor, "broadcast");
     FG_CHECK(root >= 0 && root < world(), "broadcast root ", root, " outside [0, ", world(), ")");
     cudaEvent_t done = order_after_compute();
-    NCCL_CHECK(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel() * tensor.element_size(),
-                             ncclUint8, root, state_->comm, state_->stream));
+    state_->finish_call(
+        ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel() * tensor.element_size(), ncclUint8,
+                      root, state_->comm, state_->stream),
+        "ncclBroadcast", __FILE__, __LINE__, rank());
     CUDA_CHECK(cudaEventRecord(done, state_->stream));
     NcclWork(state_, done, tensor, "broadcast").wait();
   }
@@ -233,6 +269,24 @@ class NcclCommunicator : public Communicator {
     FG_CHECK(tensor.is_cuda() && tensor.device().index() == state_->device, "NCCL ", what,
              " needs a tensor on cuda:", state_->device, ", got one on ", tensor.device());
     if (state_->aborted) throw CommunicationError("NCCL communicator was aborted");
+  }
+
+  // Sets up the communicator. ncclCommInitRank blocks until every rank has joined, forever if one never
+  // does (it died before set-up, or was started with another rendezvous); a non-blocking set-up (NCCL
+  // >= 2.14) is instead polled against dist.timeout_s and aborted at the deadline.
+  void init_with_deadline(const ncclUniqueId& id) {
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    const ncclResult_t rc = ncclCommInitRankConfig(&state_->comm, world(), id, rank(), &config);
+    if (rc != ncclSuccess && rc != ncclInProgress) {
+      state_->abort();  // releases what a failed set-up may have allocated
+      nccl_fail(rc, "ncclCommInitRankConfig", __FILE__, __LINE__);
+    }
+    state_->settle("communicator set-up", rank());
+#else
+    NCCL_CHECK(ncclCommInitRank(&state_->comm, world(), id, rank()));
+#endif
   }
 
   // Makes the communication stream wait for everything queued so far on this thread's compute stream, and
