@@ -7,10 +7,10 @@
 // after the work already queued on the compute stream by an event (gradients are ready), and the compute
 // stream is ordered after it again in wait().
 //
-// NCCL has no timeouts of its own: a dead peer leaves the kernel spinning forever. wait() therefore polls
-// the completion event and ncclCommGetAsyncError against a deadline (config dist.timeout_s) and calls
-// ncclCommAbort on timeout or error, then throws a CommunicationError; Context::abort also aborts the
-// communicator (abort hook).
+// NCCL has no timeouts of its own: a dead peer leaves the kernel spinning forever. A watchdog thread
+// therefore polls each waited-for collective's completion event and ncclCommGetAsyncError against a
+// deadline (config dist.timeout_s) and calls ncclCommAbort on timeout or error; the next call on the
+// communicator throws a CommunicationError. Context::abort also aborts the communicator (abort hook).
 //
 // LibTorch-CUDA-specific code is one function, compute_stream(): everything else is plain CUDA runtime and
 // NCCL, so it builds against any CUDA LibTorch >= 1.13.
@@ -21,6 +21,11 @@
 #include <nccl.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #if NCCL_VERSION_CODE < NCCL_VERSION(2, 10, 0)
 #error "fergan needs NCCL >= 2.10 (ncclAvg)"
@@ -94,17 +99,52 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
-// Shared by the communicator, its in-flight Works and the abort hook, whichever goes last.
+// Shared by the communicator, its in-flight Works, the watchdog thread and the abort hook.
+//
+// wait() does not block the host: it orders the compute stream after the collective's completion event and
+// hands the event to the watchdog, a thread that checks every few milliseconds whether each watched
+// collective has completed, whether NCCL reported an asynchronous error, and whether a collective has
+// passed its deadline (dist.timeout_s after its wait()). On an error or a missed deadline it aborts the
+// communicator (which also ends the kernels the compute stream waits for) and records why; the next call
+// on the communicator throws that reason as a CommunicationError.
 struct NcclState {
+  using clock = std::chrono::steady_clock;
+  struct Watched {
+    cudaEvent_t done;
+    torch::Tensor keep_alive;  // the buffer NCCL writes into stays allocated until the collective is done
+    std::string what;
+    clock::time_point deadline;
+  };
+
   ncclComm_t comm = nullptr;
   cudaStream_t stream = nullptr;
   int device = 0;
   double timeout_s = 600;
   std::atomic<bool> aborted{false};
 
+  std::mutex mutex;  // guards failure, watched and stopping
+  std::condition_variable wake;
+  std::string failure;  // why the communicator was aborted, for the next call to report
+  std::vector<Watched> watched;
+  bool stopping = false;
+  std::thread watchdog;
+
+  ~NcclState() {
+    stop_watchdog();
+    for (Watched& w : watched) cudaEventDestroy(w.done);  // released by CUDA once the work completes
+  }
+
   void abort() {
     if (!aborted.exchange(true) && comm != nullptr) ncclCommAbort(comm);
   }
+
+  // Throws the reason the communicator was aborted, if it was.
+  void throw_if_aborted() {
+    if (!aborted) return;
+    std::lock_guard<std::mutex> lock(mutex);
+    throw CommunicationError(failure.empty() ? std::string("NCCL communicator was aborted") : failure);
+  }
+
   // Polls the communicator until its state leaves ncclInProgress, which a non-blocking communicator reports
   // after set-up and after any call that still has work to finish on the host; aborts and throws on an
   // error or at the deadline. `what` names the call in the messages.
@@ -135,14 +175,75 @@ struct NcclState {
     if (rc != ncclSuccess) nccl_fail(rc, call, file, line);
   }
 
-  // Throws (after aborting) if NCCL reported an asynchronous error, e.g. a peer's connection broke.
-  void check_async_error() {
-    if (aborted) throw CommunicationError("NCCL communicator was aborted");
-    ncclResult_t async = ncclSuccess;
-    NCCL_CHECK(ncclCommGetAsyncError(comm, &async));
-    if (async != ncclSuccess && async != ncclInProgress) {
-      abort();
-      throw CommunicationError(fergan::str("NCCL asynchronous error: ", ncclGetErrorString(async)));
+  void start_watchdog() {
+    watchdog = std::thread([this] { watch_loop(); });
+  }
+
+  // Joins the watchdog; the communicator calls it before destroying the NCCL communicator it polls.
+  void stop_watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  // Hands a queued collective's completion event (owned from now on) to the watchdog.
+  void watch(cudaEvent_t done, torch::Tensor keep_alive, const std::string& what) {
+    const auto deadline =
+        clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_s));
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) {
+        cudaEventDestroy(done);
+        fail(fergan::str("NCCL ", what, " waited for after its communicator was destroyed"));
+      }
+      watched.push_back({done, std::move(keep_alive), what, deadline});
+    }
+    wake.notify_all();
+  }
+
+  void watch_loop() {
+    cudaSetDevice(device);
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      if (watched.empty()) {
+        wake.wait(lock);
+        continue;
+      }
+      const auto now = clock::now();
+      std::string why;
+      for (auto it = watched.begin(); it != watched.end();) {
+        const cudaError_t rc = cudaEventQuery(it->done);
+        if (rc == cudaSuccess) {
+          cudaEventDestroy(it->done);
+          it = watched.erase(it);
+          continue;
+        }
+        if (why.empty() && rc != cudaErrorNotReady) {
+          why = fergan::str("CUDA error while NCCL ", it->what, " was in flight: ", cudaGetErrorString(rc));
+        } else if (why.empty() && now > it->deadline) {
+          why = fergan::str("NCCL ", it->what, " did not complete within dist.timeout_s = ", timeout_s,
+                            " s (a peer rank died or is stuck); communicator aborted");
+        }
+        ++it;
+      }
+      if (why.empty() && !watched.empty() && !aborted) {
+        ncclResult_t async = ncclSuccess;
+        if (ncclCommGetAsyncError(comm, &async) == ncclSuccess && async != ncclSuccess &&
+            async != ncclInProgress) {
+          why = fergan::str("NCCL asynchronous error: ", ncclGetErrorString(async), "; communicator aborted");
+        }
+      }
+      if (!why.empty() && !aborted) {
+        if (failure.empty()) failure = why;
+        lock.unlock();  // ncclCommAbort can take a while; waits may queue meanwhile
+        abort();
+        lock.lock();
+      }
+      // After an abort the remaining events may never complete: look rarely.
+      wake.wait_for(lock, aborted ? std::chrono::milliseconds(100) : std::chrono::milliseconds(2));
     }
   }
 };
@@ -153,17 +254,18 @@ class NcclWork : public Work {
       : state_(std::move(state)), done_(done), keep_alive_(std::move(keep_alive)), what_(std::move(what)) {}
 
   ~NcclWork() override {
-    if (!waited_ && !state_->aborted) {
+    if (done_ != nullptr && !state_->aborted) {
       try {
         wait();
       } catch (const std::exception& e) {
         std::fprintf(stderr, "warning: %s\n", e.what());
       }
     }
-    cudaEventDestroy(done_);
+    if (done_ != nullptr) cudaEventDestroy(done_);
   }
 
   bool is_completed() override {
+    if (done_ == nullptr) return true;  // waited for: ordered before all later compute-stream work
     cudaError_t rc = cudaEventQuery(done_);
     if (rc == cudaSuccess) return true;
     if (rc == cudaErrorNotReady) return false;
@@ -171,33 +273,21 @@ class NcclWork : public Work {
     return false;
   }
 
+  // Stream-ordered: later kernels on the compute stream see the reduced values, and the host goes on at
+  // once; the watchdog enforces the deadline.
   void wait() override {
-    if (waited_) return;
-    waited_ = true;
-    detail::poll_until(
-        [this] {
-          if (is_completed()) return true;
-          state_->check_async_error();
-          return false;
-        },
-        state_->timeout_s,
-        [this] {
-          state_->abort();
-          throw CommunicationError(
-              fergan::str("NCCL ", what_, " did not complete within dist.timeout_s = ", state_->timeout_s,
-                          " s (a peer rank died or is stuck); communicator aborted"));
-        });
-    // Later kernels on the compute stream must see the reduced values.
+    if (done_ == nullptr) return;
+    state_->throw_if_aborted();
     CUDA_CHECK(cudaStreamWaitEvent(compute_stream(state_->device), done_, 0));
-    keep_alive_ = torch::Tensor();
+    state_->watch(done_, std::move(keep_alive_), what_);
+    done_ = nullptr;
   }
 
  private:
   std::shared_ptr<NcclState> state_;
-  cudaEvent_t done_;
+  cudaEvent_t done_;          // null once handed to the watchdog
   torch::Tensor keep_alive_;  // the buffer NCCL writes into stays allocated until the collective is done
   std::string what_;
-  bool waited_ = false;
 };
 
 class NcclCommunicator : public Communicator {
@@ -217,10 +307,12 @@ class NcclCommunicator : public Communicator {
     CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking));
     std::shared_ptr<NcclState> state = state_;
     abort_hook_ = context.add_abort_hook([state] { state->abort(); });
+    state_->start_watchdog();
   }
 
   ~NcclCommunicator() override {
     context_.remove_abort_hook(abort_hook_);
+    state_->stop_watchdog();  // it polls the NCCL communicator destroyed below
     if (!state_->aborted) {
       cudaStreamSynchronize(state_->stream);
       ncclCommDestroy(state_->comm);
@@ -257,18 +349,23 @@ class NcclCommunicator : public Communicator {
     NcclWork(state_, done, tensor, "broadcast").wait();
   }
 
+  // These travel over MPI, but report a failure the watchdog found as early as possible.
   std::unique_ptr<Work> allreduce_host_async(std::vector<double>& values, ReduceOp op) override {
+    state_->throw_if_aborted();
     return host_->allreduce_host_async(values, op);
   }
 
-  void barrier() override { host_->barrier(); }
+  void barrier() override {
+    state_->throw_if_aborted();
+    host_->barrier();
+  }
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* what) {
     FG_CHECK(tensor.defined() && tensor.is_contiguous(), "NCCL ", what, " needs a defined contiguous tensor");
     FG_CHECK(tensor.is_cuda() && tensor.device().index() == state_->device, "NCCL ", what,
              " needs a tensor on cuda:", state_->device, ", got one on ", tensor.device());
-    if (state_->aborted) throw CommunicationError("NCCL communicator was aborted");
+    state_->throw_if_aborted();
   }
 
   // Sets up the communicator. ncclCommInitRank blocks until every rank has joined, forever if one never
