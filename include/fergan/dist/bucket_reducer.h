@@ -48,7 +48,9 @@ class BucketReducer : public gan::GradSync {
   void begin(const std::vector<torch::Tensor>& params) override;
   void end(const std::vector<torch::Tensor>& params) override;
 
-  // Seconds spent blocked in end() waiting for all-reduces (the communication that did not overlap).
+  // Seconds spent blocked in end() waiting for all-reduces (the communication that did not overlap). On
+  // NCCL, whose wait() orders the compute stream instead of blocking the host, this is near zero: the
+  // GPU-side wait then shows up in the step time.
   double wait_seconds_total() const { return wait_seconds_total_; }
   double wait_seconds_last() const { return wait_seconds_last_; }
   int64_t bytes_reduced_total() const { return bytes_reduced_total_; }
