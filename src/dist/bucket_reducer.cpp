@@ -17,8 +17,8 @@ std::vector<const void*> keys_of(const std::vector<torch::Tensor>& params) {
 
 }  // namespace
 
-BucketReducer::BucketReducer(Communicator& comm, double bucket_mb)
-    : comm_(comm), bucket_bytes_(static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0)) {
+BucketReducer::BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch)
+    : comm_(comm), bucket_bytes_(static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0)), launch_(launch) {
   FG_CHECK(bucket_mb > 0, "config key 'dist.bucket_mb' must be positive, got ", bucket_mb);
   if (bucket_bytes_ < 1) bucket_bytes_ = 1;
 }
@@ -123,7 +123,8 @@ void BucketReducer::on_grad(const void* param_key, const torch::Tensor& grad) {
   }
   view.copy_(grad.reshape(-1));
   bucket.filled[slot_index] = true;
-  if (--bucket.pending == 0) launch_ready_buckets(*active_);
+  // AtEnd: the bucket waits for end(), so no gradient collective can come between BatchNorm's ones.
+  if (--bucket.pending == 0 && launch_ == BucketLaunch::DuringBackward) launch_ready_buckets(*active_);
   // Let MPI move the buckets already in flight along while backward goes on.
   for (size_t i = 0; i < active_->next_to_launch; ++i) active_->buckets[i].work->is_completed();
 }

@@ -1,10 +1,10 @@
 // The MPI backend of Communicator: non-blocking collectives on CPU tensors (see communicator.h).
 //
 // All-reduces are MPI_Iallreduce in place on the tensor's buffer, split into chunks of at most 2^30
-// elements because MPI counts are ints. Tensors that do not live on the CPU are staged through a host copy,
-// which makes backend "mpi" usable on GPUs for debugging (NCCL is the fast path there). Host-vector
-// reductions use a second duplicated communicator, so a metrics or stop vote in flight never interleaves
-// with gradient traffic.
+// elements because MPI counts are ints. float16 and bfloat16, which MPI lacks, are reduced as float32.
+// Tensors that do not live on the CPU are staged through a host copy, which makes backend "mpi" usable on
+// GPUs for debugging (NCCL is the fast path there). Host-vector reductions use a second duplicated
+// communicator, so a metrics or stop vote in flight never interleaves with gradient traffic.
 #include <climits>
 
 #include "fergan/dist/communicator.h"
@@ -43,7 +43,7 @@ MPI_Datatype mpi_type(torch::ScalarType type) {
       return MPI_INT64_T;
     default:
       fail(fergan::str("MPI all-reduce: unsupported dtype ", type,
-                       " (float32, float64, int32, int64 are supported)"));
+                       " (float32, float64, float16, bfloat16, int32, int64 are supported)"));
   }
 }
 
@@ -137,11 +137,16 @@ class MpiCommunicator : public Communicator {
   std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) override {
     FG_CHECK(tensor.defined(), "all-reduce of an undefined tensor");
     FG_CHECK(tensor.is_contiguous(), "all-reduce needs a contiguous tensor, got strides ", tensor.strides());
-    const MPI_Datatype type = mpi_type(tensor.scalar_type());
     FG_CHECK(op != ReduceOp::Avg || tensor.is_floating_point(),
              "all-reduce Avg needs a floating tensor, got ", tensor.scalar_type());
-    // Non-CPU tensors are reduced in a host copy and copied back on completion.
-    torch::Tensor buffer = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
+    // Non-CPU tensors are reduced in a host copy and copied back on completion. MPI has no 16-bit floating
+    // types: float16 and bfloat16 (mixed precision) are reduced in a float32 copy and rounded once at the
+    // end.
+    const bool widen = tensor.scalar_type() == torch::kFloat16 || tensor.scalar_type() == torch::kBFloat16;
+    torch::Tensor buffer = widen             ? tensor.to(torch::kCPU, torch::kFloat32)
+                           : tensor.is_cpu() ? tensor
+                                             : tensor.to(torch::kCPU);
+    const MPI_Datatype type = mpi_type(buffer.scalar_type());
     std::vector<MPI_Request> requests;
     if (world_ > 1) {
       char* data = static_cast<char*>(buffer.data_ptr());

@@ -100,7 +100,11 @@ PhaseRunner::PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Con
            "' has ", dataset.size(), " samples: too few for one batch of ", config.train.batch_size,
            " per rank on ", ctx.world(), " rank(s) with drop_last");
   if (ctx.world() > 1) {
-    auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb);
+    // Synchronized BatchNorm all-reduces in backward on the same communicator: the buckets then wait for
+    // end(), so every rank issues its collectives in the same order (see bucket_reducer.h).
+    const auto launch =
+        config.dist.sync_batchnorm ? dist::BucketLaunch::AtEnd : dist::BucketLaunch::DuringBackward;
+    auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb, launch);
     bucket_reducer_ = bucket.get();
     grad_sync_ = std::move(bucket);
   } else {

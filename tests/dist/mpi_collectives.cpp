@@ -76,6 +76,37 @@ TEST(MpiCollectives, AllreduceMatchesLocalReferenceForDtypesAndSizes) {
   }
 }
 
+// Mixed precision reduces float16 and bfloat16 gradients. MPI has no such types: they travel as float32, so
+// the result is the float32 reduction rounded once to the tensor's type, exactly.
+TEST(MpiCollectives, HalfAndBFloat16AllreduceAsFloat32RoundedOnce) {
+  auto c = comm();
+  uint64_t base = 5000;
+  for (auto type : {torch::kFloat16, torch::kBFloat16}) {
+    for (int64_t n : {1, 7, 1000}) {
+      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Avg, ReduceOp::Max, ReduceOp::Min}) {
+        base += 10;
+        auto x = rank_input(c->rank(), n, type, base);
+        c->allreduce_async(x, op)->wait();
+        ASSERT_EQ(x.scalar_type(), type);
+        // The same reduction on the float32 values of every rank's (already rounded) input.
+        torch::Tensor expected = rank_input(0, n, type, base).to(torch::kFloat32);
+        for (int r = 1; r < c->world(); ++r) {
+          auto other = rank_input(r, n, type, base).to(torch::kFloat32);
+          if (op == ReduceOp::Max) {
+            expected = torch::maximum(expected, other);
+          } else if (op == ReduceOp::Min) {
+            expected = torch::minimum(expected, other);
+          } else {
+            expected = expected + other;
+          }
+        }
+        if (op == ReduceOp::Avg) expected = expected / c->world();
+        EXPECT_TRUE(torch::equal(x, expected.to(type))) << type << " n=" << n << " op=" << int(op);
+      }
+    }
+  }
+}
+
 TEST(MpiCollectives, LargeTensorOverEightMegabytes) {
   auto c = comm();
   const int64_t n = (int64_t(1) << 21) + 3;

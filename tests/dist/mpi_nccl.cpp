@@ -79,6 +79,31 @@ TEST(Nccl, AllreduceMatchesCpuReference) {
   }
 }
 
+// Mixed precision: float16 and bfloat16 reduce in their own type on NCCL, so the reference is the float32
+// reduction with a tolerance of a few units in the last place of the 16-bit type.
+TEST(Nccl, HalfAndBFloat16AllreduceMatchCpuReference) {
+  REQUIRE_GPUS();
+  auto comm = make_communicator(test::context(), my_gpu(), "auto", 60.0);
+  const int world = comm->world();
+  for (auto type : {torch::kFloat16, torch::kBFloat16}) {
+    for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Avg, ReduceOp::Max}) {
+      const int64_t n = 1000;
+      torch::Tensor expected = rank_input(0, n, type, 9).to(torch::kFloat32);
+      for (int r = 1; r < world; ++r) {
+        auto x = rank_input(r, n, type, 9).to(torch::kFloat32);
+        expected = op == ReduceOp::Max ? torch::maximum(expected, x) : expected + x;
+      }
+      if (op == ReduceOp::Avg) expected = expected / world;
+      auto x = rank_input(comm->rank(), n, type, 9).to(my_gpu());
+      comm->allreduce(x, op);
+      ASSERT_EQ(x.scalar_type(), type);
+      const double tolerance = type == torch::kBFloat16 ? 2e-2 : 2e-3;
+      EXPECT_TRUE(torch::allclose(x.cpu().to(torch::kFloat32), expected, tolerance, tolerance))
+          << type << " op=" << int(op);
+    }
+  }
+}
+
 TEST(Nccl, CollectiveSeesComputeQueuedJustBefore) {
   REQUIRE_GPUS();
   auto comm = make_communicator(test::context(), my_gpu(), "nccl", 60.0);

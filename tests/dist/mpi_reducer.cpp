@@ -7,8 +7,10 @@
 // parameter, a huge bucket puts everything in one.
 #include <gtest/gtest.h>
 
+#include "fergan/dist/batch_stats.h"
 #include "fergan/dist/bucket_reducer.h"
 #include "fergan/dist/communicator.h"
+#include "fergan/models/sync_batchnorm.h"
 #include "mpi_gtest_main.h"
 
 using namespace fergan;
@@ -188,6 +190,59 @@ TEST(BucketReducer, ParameterWithoutGradientOnOneRankContributesZero) {
   for (size_t i = 0; i < params.size(); ++i) {
     ASSERT_TRUE(params[i].grad().defined()) << i;
     EXPECT_TRUE(torch::allclose(params[i].grad(), expected[i], 1e-6, 1e-7)) << i;
+  }
+}
+
+// Synchronized BatchNorm all-reduces in backward on the gradients' communicator. A parameter used on rank 0
+// only fills its bucket there while backward is still above the BatchNorm, so a bucket started from a hook
+// would pair with rank 1's BatchNorm all-reduce. With BucketLaunch::AtEnd both ranks issue the BatchNorm
+// collectives first and the buckets after backward; the gradients must equal one process on the whole batch.
+TEST(BucketReducer, SyncBatchNormWithAParameterUsedOnOneRankOnly) {
+  auto comm = make_mpi_communicator(test::context(), 10.0);  // a mismatch fails fast instead of hanging
+  const int rank = comm->rank();
+  torch::manual_seed(11);
+  torch::nn::Conv2d conv_in(torch::nn::Conv2dOptions(2, 3, 1));
+  torch::nn::BatchNorm2d bn(3);
+  torch::nn::Conv2d conv_out(torch::nn::Conv2dOptions(3, 2, 1));
+  torch::Tensor only_on_rank0 = torch::full({2}, 0.5).requires_grad_(true);
+  std::vector<torch::Tensor> params;
+  for (auto* m : std::vector<torch::nn::Module*>{conv_in.get(), bn.get(), conv_out.get()}) {
+    for (auto& p : m->parameters()) params.push_back(p);
+  }
+  params.push_back(only_on_rank0);  // last: its bucket comes first in the reverse order
+
+  torch::manual_seed(12);
+  const torch::Tensor whole_batch = torch::randn({8, 2, 3, 3});
+  // Per rank: the mean output of its half of the batch, plus on rank 0 a term in `only_on_rank0`, built
+  // last so that backward reaches it first.
+  auto loss_of = [&](const torch::Tensor& out, int r) {
+    torch::Tensor loss = out.mean();
+    if (r == 0) loss = loss + (only_on_rank0.view({1, 2, 1, 1}) * out.detach()).sum();
+    return loss;
+  };
+
+  // Reference: one process, plain BatchNorm over the whole batch, the average of both ranks' losses.
+  auto out = conv_out->forward(bn->forward(conv_in->forward(whole_batch)));
+  ((loss_of(out.slice(0, 0, 4), 0) + loss_of(out.slice(0, 4, 8), 1)) / 2).backward();
+  std::vector<torch::Tensor> expected;
+  for (auto& p : params) {
+    expected.push_back(p.grad().clone());
+    p.mutable_grad() = torch::Tensor();
+  }
+
+  auto batch_stats = std::make_shared<CommunicatorBatchStats>(*comm);
+  BucketReducer reducer(*comm, 1e-9, BucketLaunch::AtEnd);  // one bucket per parameter
+  reducer.begin(params);
+  const torch::Tensor own_half = whole_batch.slice(0, 4 * rank, 4 * rank + 4);
+  auto normalized = models::sync_batch_norm2d(conv_in->forward(own_half), *bn, batch_stats);
+  loss_of(conv_out->forward(normalized), rank).backward();
+  reducer.end(params);
+
+  EXPECT_EQ(reducer.buckets_started_in_backward_last(), 0u);
+  for (size_t i = 0; i < params.size(); ++i) {
+    ASSERT_TRUE(params[i].grad().defined()) << i;
+    EXPECT_TRUE(torch::allclose(params[i].grad(), expected[i], 1e-5, 1e-6))
+        << "parameter " << i << " on rank " << rank << ": " << params[i].grad() << " vs " << expected[i];
   }
 }
 

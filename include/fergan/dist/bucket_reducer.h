@@ -12,6 +12,13 @@
 // A GAN step has two different parameter sets (the D step trains D, the G step trains G with D frozen), so
 // layouts are cached per parameter set; begin() picks the one for the set it is given. Hooks on parameters
 // outside the current set do nothing. With one rank, begin() and end() return at once (no copies, no hooks).
+//
+// Synchronized BatchNorm all-reduces its statistics in backward on the same communicator. Buckets started
+// from hooks would interleave with those collectives in an order that depends on when each rank's
+// gradients become ready, which differs between ranks as soon as a parameter is used on some ranks only:
+// the ranks then pair different collectives, and MPI mixes buffers or NCCL hangs. With BucketLaunch::AtEnd
+// every bucket starts in end(), after backward (and all its BatchNorm collectives) has finished, so every
+// rank issues the same sequence; the price is that gradient communication no longer overlaps backward.
 #pragma once
 
 #include <torch/torch.h>
@@ -27,9 +34,13 @@
 
 namespace fergan::dist {
 
+// When the buckets' all-reduces start: as soon as each bucket is full (overlapping backward), or all in
+// end().
+enum class BucketLaunch { DuringBackward, AtEnd };
+
 class BucketReducer : public gan::GradSync {
  public:
-  BucketReducer(Communicator& comm, double bucket_mb);
+  BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch = BucketLaunch::DuringBackward);
   ~BucketReducer() override;
 
   // Replaces each param's .grad with the average of this backward's gradients over ranks (the GAN steps
@@ -37,7 +48,9 @@ class BucketReducer : public gan::GradSync {
   void begin(const std::vector<torch::Tensor>& params) override;
   void end(const std::vector<torch::Tensor>& params) override;
 
-  // Seconds spent blocked in end() waiting for all-reduces (the communication that did not overlap).
+  // Seconds spent blocked in end() waiting for all-reduces (the communication that did not overlap). On
+  // NCCL, whose wait() orders the compute stream instead of blocking the host, this is near zero: the
+  // GPU-side wait then shows up in the step time.
   double wait_seconds_total() const { return wait_seconds_total_; }
   double wait_seconds_last() const { return wait_seconds_last_; }
   int64_t bytes_reduced_total() const { return bytes_reduced_total_; }
@@ -77,6 +90,7 @@ class BucketReducer : public gan::GradSync {
 
   Communicator& comm_;
   int64_t bucket_bytes_;
+  BucketLaunch launch_;
   std::map<std::vector<const void*>, std::unique_ptr<Layout>> layouts_;
   Layout* active_ = nullptr;
   std::unordered_map<const void*, bool> hooked_;

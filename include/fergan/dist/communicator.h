@@ -35,8 +35,10 @@ constexpr int kExitCommunication = 5;
 
 enum class ReduceOp { Sum, Avg, Max, Min };
 
-// One in-flight collective. wait() blocks until it is complete (and its result is visible to the compute
-// stream on GPUs), or throws on timeout or a communication error. Destroying an unwaited Work waits.
+// One in-flight collective. wait() returns once its result is visible to what comes next: on the CPU (MPI)
+// it blocks until the collective is complete, or throws on timeout or a communication error; on GPUs (NCCL)
+// it orders the compute stream after the collective without blocking the host, and a watchdog enforces the
+// deadline (a failure is thrown by the next call on the communicator). Destroying an unwaited Work waits.
 class Work {
  public:
   virtual ~Work() = default;
@@ -51,7 +53,8 @@ class Communicator {
   virtual int world() const = 0;
   virtual std::string backend() const = 0;  // "mpi" | "nccl"
 
-  // In-place all-reduce of a contiguous tensor (float32/float64/int32/int64; Avg on floating types only).
+  // In-place all-reduce of a contiguous tensor (float32/float64/float16/bfloat16/int32/int64; Avg on
+  // floating types only).
   virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, ReduceOp op) = 0;
   void allreduce(torch::Tensor tensor, ReduceOp op) { allreduce_async(tensor, op)->wait(); }
   void allreduce_sum(torch::Tensor tensor) { allreduce(tensor, ReduceOp::Sum); }
