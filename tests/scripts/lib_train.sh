@@ -12,6 +12,14 @@ MPIRUN=(mpirun --oversubscribe -np 2)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
+# wait_for_second_step LOG PID WHAT: waits (up to 120 s) until the run logging to LOG has done a real step (its
+# second progress line), however long a loaded machine takes; else kills PID and fails naming WHAT.
+wait_for_second_step() {
+  for _ in $(seq 600); do grep -q 'Batch 2/' "$1" && return 0; sleep 0.2; done
+  kill -KILL "$2"
+  cat "$1"
+  fail "$3: no step within 120 s"
+}
 
 # make_shards PER_CLASS -> $TMP/shards (random 32-d caption embeddings, two caption templates)
 make_shards() {

@@ -162,8 +162,7 @@ FERGAN_FAULT_SLEEP_MS=200 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/confi
   --phase img2text >"$TMP/f2.log" 2>&1 &
 mpirun_pid=$!
 set -e
-for _ in $(seq 600); do grep -q 'Batch 2/' "$TMP/f2.log" && break; sleep 0.2; done
-grep -q 'Batch 2/' "$TMP/f2.log" || { kill -KILL $mpirun_pid; cat "$TMP/f2.log"; fail "SIGKILL: no step within 120 s"; }
+wait_for_second_step "$TMP/f2.log" $mpirun_pid "SIGKILL"
 victim=$(pgrep -f "^$BIN/fergan_dist .*run_dir=$TMP/fault" | tail -1)  # this test's ranks only
 [ -n "$victim" ] || fail "no rank to kill"
 t0=$SECONDS
@@ -227,8 +226,7 @@ FERGAN_FAULT_SLEEP_MS=200 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/confi
   --phase img2text >"$TMP/s.log" 2>&1 &
 mpirun_pid=$!
 set -e
-for _ in $(seq 600); do grep -q 'Batch 2/' "$TMP/s.log" && break; sleep 0.2; done
-grep -q 'Batch 2/' "$TMP/s.log" || { kill -KILL $mpirun_pid; cat "$TMP/s.log"; fail "SIGTERM: no step within 120 s"; }
+wait_for_second_step "$TMP/s.log" $mpirun_pid "SIGTERM"
 pkill -TERM -f "^$BIN/fergan_dist .*run_dir=$TMP/sig" || true  # this test's ranks only
 set +e
 wait $mpirun_pid
@@ -248,8 +246,7 @@ FERGAN_FAULT_SLEEP_MS=100 "${MPIRUN[@]}" "$BIN/fergan_dist" --config "$SRC/confi
   --phase img2text >"$TMP/h.log" 2>&1 &
 mpirun_pid=$!
 set -e
-for _ in $(seq 600); do grep -q 'Batch 2/' "$TMP/h.log" && break; sleep 0.2; done
-grep -q 'Batch 2/' "$TMP/h.log" || { kill -KILL $mpirun_pid; cat "$TMP/h.log"; fail "hang: no step within 120 s"; }
+wait_for_second_step "$TMP/h.log" $mpirun_pid "hang"
 victim=$(pgrep -f "^$BIN/fergan_dist .*run_dir=$TMP/hang" | tail -1)
 [ -n "$victim" ] || fail "no rank to stop"
 t0=$SECONDS
