@@ -115,6 +115,8 @@ std::vector<Key> key_table(Config& c) {
        "adversarial loss: bce (the original's, on logits) or hinge"},
       {"img2text.supervised_weight", &c.img2text.supervised_weight, "100", {0, 1e6}, {},
        "weight of the generator's supervised term 1 - cos(G(image), true caption embedding); 0 = none"},
+      {"img2text.flip", &c.img2text.flip, "false", {}, {},
+       "each training face is mirrored left-right with probability 1/2 (a seeded draw per sample and epoch)"},
       {"img2text.ema_decay", &c.img2text.ema_decay, "0", {0, 0.999999}, {},
        "decay of the generator's weight average (what infer/eval use); 0 = none"},
       {"text2img.epochs", &c.text2img.epochs, "50", {0, kInf}, {},
@@ -147,6 +149,9 @@ std::vector<Key> key_table(Config& c) {
        "FiLM: caption embedding and noise scale and shift every generator block (not only its input)"},
       {"text2img.mode_seeking", &c.text2img.mode_seeking, "1", {0, 1e6}, {},
        "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
+      {"text2img.class_weight", &c.text2img.class_weight, "0", {0, 1e6}, {},
+       "weight of the auxiliary emotion classifier: D learns the emotion of real faces, G must make D read "
+       "the caption's emotion in its faces (AC-GAN); 0 = none"},
       {"text2img.augment", &c.text2img.augment, "[translation, cutout]", {}, {"translation", "cutout", "color"},
        "DiffAugment of every image the discriminator sees: any of translation, cutout, color"},
       {"text2img.ema_decay", &c.text2img.ema_decay, "0.999", {0, 0.999999}, {},

@@ -27,10 +27,17 @@ GanOptions GanOptions::from(const Config& config, const std::string& phase) {
     o.matching_aware = c.matching_aware;
     o.loss = c.loss == "hinge" ? Loss::Hinge : Loss::Bce;
     o.mode_seeking = c.mode_seeking;
+    o.class_weight = c.class_weight;
     o.augment = AugmentPolicy::parse(c.augment, "text2img.augment");
     o.ema_decay = c.ema_decay;
   }
   return o;
+}
+
+std::pair<torch::Tensor, torch::Tensor> Gan::discriminate_with_classes(const torch::Tensor&,
+                                                                       const torch::Tensor&) {
+  FG_CHECK(false, "this GAN's discriminator has no emotion classifier");
+  return {};
 }
 
 Gan::Gan(std::shared_ptr<torch::nn::Module> generator, std::shared_ptr<torch::nn::Module> discriminator,
@@ -112,6 +119,11 @@ torch::Tensor Text2ImgGan::run_generator(torch::nn::Module& generator, const tor
 
 torch::Tensor Text2ImgGan::discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) {
   return D->forward(images, embeddings);
+}
+
+std::pair<torch::Tensor, torch::Tensor> Text2ImgGan::discriminate_with_classes(
+    const torch::Tensor& images, const torch::Tensor& embeddings) {
+  return D->forward_with_classes(images, embeddings);
 }
 
 void Text2ImgGan::set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsAllReduce> all_reduce) {

@@ -17,6 +17,19 @@ void check_inputs(const Gan& gan, const StepInputs& in) {
            "train_step: DiffAugment needs augment parameters [B, ", kAugmentUses, ", ", kAugmentParams, "]");
   FG_CHECK(o.mode_seeking == 0 || (in.noise.defined() && in.noise2.defined()),
            "train_step: the mode-seeking term needs noise and noise2");
+  FG_CHECK(o.class_weight == 0 || (in.labels.defined() && in.labels.numel() == in.real.size(0)),
+           "train_step: the auxiliary classifier term needs one label per sample");
+}
+
+// D's logits for a sample and, when the GAN trains D's emotion classifier, its emotion logits from the same
+// pass (undefined otherwise).
+struct Judgement {
+  torch::Tensor logits, classes;
+};
+Judgement judge(Gan& gan, const torch::Tensor& sample, const torch::Tensor& condition) {
+  if (gan.options().class_weight == 0) return {gan.discriminate(sample, condition), {}};
+  auto both = gan.discriminate_with_classes(sample, condition);
+  return {both.first, both.second};
 }
 
 // D's view of a sample: augmented (DiffAugment) in slot `use` when the GAN augments, else as is.
@@ -46,13 +59,19 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
   }
   const std::vector<torch::Tensor> d_params = gan.discriminator().parameters(true);
   gan.discriminator_optimizer().zero_grad();
-  torch::Tensor real_logits = gan.discriminate(seen_by_d(gan, in, in.real, AugmentUse::Real), in.condition);
+  const Judgement real = judge(gan, seen_by_d(gan, in, in.real, AugmentUse::Real), in.condition);
+  const torch::Tensor& real_logits = real.logits;
   torch::Tensor fake_logits = gan.discriminate(seen_by_d(gan, in, fake, AugmentUse::Fake), in.condition);
   torch::Tensor wrong_logits;
   if (o.matching_aware)
     wrong_logits =
         gan.discriminate(seen_by_d(gan, in, in.wrong_sample, AugmentUse::Wrong), in.wrong_condition);
   stats.d_loss = discriminator_loss(o.loss, real_logits, fake_logits, wrong_logits);
+  if (o.class_weight > 0) {
+    stats.class_real = torch::cross_entropy_loss(real.classes, in.labels);
+    stats.d_loss = stats.d_loss + o.class_weight * stats.class_real;
+    stats.class_real = stats.class_real.detach();
+  }
   sync.begin(d_params);
   stats.d_loss.backward();
   sync.end(d_params);
@@ -76,14 +95,24 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
     } else {
       fake_g = gan.generate(in.condition, in.noise);
     }
-    torch::Tensor g_loss = generator_loss(
-        o.loss, gan.discriminate(seen_by_d(gan, in, fake_g, AugmentUse::GeneratorFake), in.condition));
+    const Judgement judged = judge(gan, seen_by_d(gan, in, fake_g, AugmentUse::GeneratorFake), in.condition);
+    torch::Tensor g_loss = generator_loss(o.loss, judged.logits);
+    torch::Tensor class_fake;
+    if (o.class_weight > 0) class_fake = torch::cross_entropy_loss(judged.classes, in.labels);
     if (o.mode_seeking > 0) {
-      const auto fool_2 = generator_loss(
-          o.loss, gan.discriminate(seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition));
+      const Judgement judged_2 =
+          judge(gan, seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition);
       const auto change = output_change_per_noise(fake_g, fake_g2, in.noise, in.noise2);
-      g_loss = (g_loss + fool_2) / 2 + o.mode_seeking / (change + 1e-5);
+      g_loss = (g_loss + generator_loss(o.loss, judged_2.logits)) / 2 + o.mode_seeking / (change + 1e-5);
+      if (o.class_weight > 0)
+        class_fake = (class_fake + torch::cross_entropy_loss(judged_2.classes, in.labels)) / 2;
       stats.mode_seeking = change.detach();
+    }
+    if (o.class_weight > 0) {
+      // The auxiliary classifier term: D, which learnt emotions from real faces only, must read the
+      // caption's emotion in the fake.
+      g_loss = g_loss + o.class_weight * class_fake;
+      stats.class_fake = class_fake.detach();
     }
     if (o.supervised > 0) {
       // The supervised (pix2pix-style) term: G's output should point where the true sample points.

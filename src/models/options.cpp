@@ -28,6 +28,7 @@ Text2ImgOptions Text2ImgOptions::from(const Config& config) {
   o.spectral_norm = config.text2img.spectral_norm;
   o.minibatch_std = config.text2img.minibatch_std;
   o.film = config.text2img.film;
+  o.num_classes = config.text2img.class_weight > 0 ? kNumEmotions : 0;
   o.validate();
   return o;
 }
@@ -40,6 +41,7 @@ void Text2ImgOptions::validate() const {
   FG_CHECK(ndf > 0, "text2img.ndf: must be positive, got ", ndf);
   FG_CHECK(noise_dim >= 0, "text2img.noise_dim: must be >= 0, got ", noise_dim);
   FG_CHECK(channels == 1 || channels == 3, "text2img.channels: must be 1 or 3, got ", channels);
+  FG_CHECK(num_classes >= 0, "text2img: the discriminator's class count must be >= 0, got ", num_classes);
 }
 
 int64_t Text2ImgOptions::num_scale_blocks() const {

@@ -136,30 +136,35 @@ void Text2ImageDiscriminatorImpl::reset() {
         register_module("projection", nn::Linear(nn::LinearOptions(options.latent_dim, in).bias(false)));
     if (options.spectral_norm) add_spectral_norm(*projection);
   }
+  if (options.num_classes > 0) {
+    // Not spectrally normalised: a unit-norm head caps the logits of pooled features near zero, and the
+    // cross-entropy would stay at log(num_classes). The adversarial logits do not pass through it.
+    classes = register_module("classes", nn::Linear(in, options.num_classes));
+  }
 }
 
-torch::Tensor Text2ImageDiscriminatorImpl::forward(const torch::Tensor& images,
-                                                   const torch::Tensor& embedding) {
+torch::Tensor Text2ImageDiscriminatorImpl::top_features(const torch::Tensor& images) {
   const int64_t s = options.image_size, c = options.channels;
   FG_CHECK(images.dim() == 4 && images.size(1) == c && images.size(2) == s && images.size(3) == s,
            "Text2ImageDiscriminator: expected images [B,", c, ",", s, ",", s, "], got ", images.sizes());
   // [B, C, 8, 8]; BatchNorms over the global batch when synchronized.
-  torch::Tensor h;
-  if (options.spectral_norm) {
-    h = images;
-    for (auto& layer : *features) {
-      h = layer.ptr()->as<nn::Conv2dImpl>() ? spectral_norm_forward(*layer.ptr(), h) : layer.forward(h);
-    }
-  } else {
-    h = forward_with_batch_stats(features, images, batch_stats_all_reduce);
+  if (!options.spectral_norm) return forward_with_batch_stats(features, images, batch_stats_all_reduce);
+  torch::Tensor h = images;
+  for (auto& layer : *features) {
+    h = layer.ptr()->as<nn::Conv2dImpl>() ? spectral_norm_forward(*layer.ptr(), h) : layer.forward(h);
   }
+  return h;
+}
+
+torch::Tensor Text2ImageDiscriminatorImpl::patch_logits(const torch::Tensor& h,
+                                                        const torch::Tensor& embedding) {
   const torch::Tensor head_input =
       options.minibatch_std ? torch::cat({h, minibatch_stddev_channel(h)}, 1) : h;
   torch::Tensor logits = options.spectral_norm ? spectral_norm_forward(*head, head_input) : head(head_input);
   if (options.conditional) {
-    FG_CHECK(embedding.defined() && embedding.dim() == 2 && embedding.size(0) == images.size(0) &&
+    FG_CHECK(embedding.defined() && embedding.dim() == 2 && embedding.size(0) == h.size(0) &&
                  embedding.size(1) == options.latent_dim,
-             "Text2ImageDiscriminator (conditional): expected embedding [", images.size(0), ",",
+             "Text2ImageDiscriminator (conditional): expected embedding [", h.size(0), ",",
              options.latent_dim, "], got ", embedding.defined() ? embedding.sizes() : c10::IntArrayRef{});
     torch::Tensor patch_features = torch::avg_pool2d(h, /*kernel=*/4, /*stride=*/1);  // [B, C, 5, 5]
     torch::Tensor code =
@@ -167,6 +172,22 @@ torch::Tensor Text2ImageDiscriminatorImpl::forward(const torch::Tensor& images,
     logits = logits + (patch_features * code.unsqueeze(-1).unsqueeze(-1)).sum(1, /*keepdim=*/true);
   }
   return logits.reshape({-1, 1});
+}
+
+torch::Tensor Text2ImageDiscriminatorImpl::forward(const torch::Tensor& images,
+                                                   const torch::Tensor& embedding) {
+  return patch_logits(top_features(images), embedding);
+}
+
+std::pair<torch::Tensor, torch::Tensor> Text2ImageDiscriminatorImpl::forward_with_classes(
+    const torch::Tensor& images, const torch::Tensor& embedding) {
+  FG_CHECK(options.num_classes > 0, "Text2ImageDiscriminator: built without an emotion classifier head");
+  const torch::Tensor h = top_features(images);
+  // Spectrally normalised layers keep the features small, and a linear head on them would start with logits
+  // near zero and learn slowly: the pooled features are scaled to unit root-mean-square per sample first.
+  const torch::Tensor pooled = h.mean({2, 3});  // [B, C]
+  const torch::Tensor scaled = pooled * torch::rsqrt(pooled.pow(2).mean(1, /*keepdim=*/true) + 1e-8);
+  return {patch_logits(h, embedding), classes(scaled)};
 }
 
 }  // namespace fergan::models

@@ -58,14 +58,15 @@ std::string format_duration(double seconds) {
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
 }
 
-// What the loop sums per step, in this order: d_loss, g_loss, d_real, d_fake, and the mode-seeking and
-// supervised terms (0 when off).
-constexpr int64_t kStats = 6;
+// What the loop sums per step, in this order: d_loss, g_loss, d_real, d_fake, and the mode-seeking,
+// supervised and auxiliary classifier (real, fake) terms (0 when off). Checkpoints of fewer stats still
+// resume.
+constexpr int64_t kStats = 8;
 
 torch::Tensor stats_row(const gan::StepStats& s) {
   auto or_zero = [&](const torch::Tensor& t) { return t.defined() ? t : torch::zeros_like(s.d_loss); };
-  return torch::stack(
-             {s.d_loss, s.g_loss, s.d_real, s.d_fake, or_zero(s.mode_seeking), or_zero(s.supervised)})
+  return torch::stack({s.d_loss, s.g_loss, s.d_real, s.d_fake, or_zero(s.mode_seeking), or_zero(s.supervised),
+                       or_zero(s.class_real), or_zero(s.class_fake)})
       .to(torch::kFloat64);
 }
 
@@ -257,6 +258,10 @@ void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t batches, int64_
 void PhaseRunner::add_optional_terms(nlohmann::json& record, const std::vector<double>& v) const {
   if (gan_->options().mode_seeking > 0) record["mode_seeking_change"] = v[4];
   if (gan_->options().supervised > 0) record["supervised_distance"] = v[5];
+  if (gan_->options().class_weight > 0) {
+    record["class_loss_real"] = v[6];
+    record["class_loss_fake"] = v[7];
+  }
 }
 
 void PhaseRunner::log_epoch(int64_t done, int64_t batches, int64_t step, const torch::Tensor& epoch_sums) {

@@ -24,6 +24,7 @@ DrawSettings DrawSettings::from(const Config& config, const std::string& phase) 
   s.resample = config.captions.resample;
   if (phase == "img2text") {
     s.matching_aware = config.img2text.matching_aware;
+    s.flip = config.img2text.flip;
   } else {
     s.matching_aware = config.text2img.matching_aware;
     s.noise_dim = config.text2img.noise_dim;
@@ -62,6 +63,7 @@ SampleDraw draw_sample(const DrawSettings& settings, const CaptionIndex& caption
     draw.augment.resize(static_cast<size_t>(gan::kAugmentUses * gan::kAugmentParams));
     for (auto& v : draw.augment) v = static_cast<float>(rng.uniform());
   }
+  if (settings.flip) draw.flipped = rng.uniform() < 0.5;
   return draw;
 }
 
@@ -82,6 +84,7 @@ gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch)
   auto stored = batch.captions.accessor<int64_t, 1>();
   auto index = batch.indices.accessor<int64_t, 1>();
   std::vector<int64_t> real_ids, wrong_ids;
+  std::vector<int64_t> flipped;
   torch::Tensor noise, noise2, augment;
   if (settings_.noise_dim > 0) noise = torch::empty({n, settings_.noise_dim});
   if (settings_.second_noise) noise2 = torch::empty({n, settings_.noise_dim});
@@ -90,6 +93,7 @@ gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch)
     const SampleDraw draw = draw_sample(settings_, captions_, epoch, index[i], labels[i], stored[i]);
     real_ids.push_back(draw.caption);
     if (settings_.matching_aware) wrong_ids.push_back(draw.wrong_caption);
+    flipped.push_back(draw.flipped ? 1 : 0);
     auto copy_row = [i](const std::vector<float>& values, torch::Tensor& to) {
       if (to.defined()) std::copy(values.begin(), values.end(), to.data_ptr<float>() + i * to[0].numel());
     };
@@ -98,8 +102,13 @@ gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch)
     copy_row(draw.augment, augment);
   }
   // The model input replicates a grey image over 3 channels; a 1-channel network takes the first.
-  const torch::Tensor images =
-      data::to_model_input(batch.images, image_size_).narrow(1, 0, channels_).contiguous().to(device_, true);
+  torch::Tensor images = data::to_model_input(batch.images, image_size_).narrow(1, 0, channels_).contiguous();
+  if (settings_.flip) {
+    // A mirrored face shows the same emotion: twice the faces for free.
+    const auto mask = torch::tensor(flipped).ne(0).view({n, 1, 1, 1});
+    images = torch::where(mask, images.flip({3}), images);
+  }
+  images = images.to(device_, /*non_blocking=*/true);
   const torch::Tensor caption_emb = embeddings_.index_select(0, torch::tensor(real_ids).to(device_));
   torch::Tensor wrong_emb;
   if (settings_.matching_aware) wrong_emb = embeddings_.index_select(0, torch::tensor(wrong_ids).to(device_));
@@ -108,6 +117,7 @@ gan::StepInputs StepInputBuilder::build(const data::Batch& batch, int64_t epoch)
   if (noise.defined()) in.noise = noise.to(device_, /*non_blocking=*/true);
   if (noise2.defined()) in.noise2 = noise2.to(device_, /*non_blocking=*/true);
   if (augment.defined()) in.augment = augment.to(device_, /*non_blocking=*/true);
+  in.labels = batch.labels.to(device_, /*non_blocking=*/true);
   if (image_to_text_) {  // G: image -> caption embedding; D judges an embedding given the image
     in.condition = images;
     in.real = caption_emb;

@@ -1,7 +1,8 @@
 // The GAN training techniques against their definitions: DiffAugment's transformations on images whose
 // result is known (exact integer shifts with zero fill, a cutout square of half the size, brightness and
 // contrast formulas; gradients pass through); the weight average's update rule and warm-up and its standing
-// BatchNorm statistics; the hinge losses; and the step's optional terms recomputed independently.
+// BatchNorm statistics; the hinge losses; and the step's optional terms (mode seeking, supervised, auxiliary
+// classifier) recomputed independently.
 #include <gtest/gtest.h>
 
 #include "fergan/core/check.h"
@@ -169,4 +170,57 @@ TEST(StepTerms, ModeSeekingSupervisedAndAverage) {
   }
   const auto t = train_step(image_to_text, j, sync);
   EXPECT_NEAR(t.supervised.item<double>(), distance.item<double>(), 1e-5);
+}
+
+TEST(StepTerms, AuxiliaryClassifier) {
+  torch::manual_seed(7);
+  models::Text2ImgOptions net;
+  net.ngf = net.ndf = 8;
+  net.latent_dim = 16;
+  net.channels = 1;
+  net.conditional = true;
+  // Without the term the discriminator has no classifier head: its state (and checkpoints) stay as before.
+  models::Text2ImageDiscriminator plain(net);
+  for (const auto& p : plain->named_parameters()) EXPECT_EQ(p.key().rfind("classes", 0), std::string::npos);
+  EXPECT_THROW(plain->forward_with_classes(torch::zeros({1, 1, 64, 64}), torch::zeros({1, 16})), Error);
+
+  net.num_classes = kNumEmotions;
+  GanOptions o;
+  o.class_weight = 1.0;
+  StepInputs in;
+  in.condition = torch::randn({6, 16});
+  in.real = torch::rand({6, 1, 64, 64}) * 2 - 1;
+  in.labels = torch::tensor({0, 3, 6, 0, 3, 6}, torch::kLong);
+  NoGradSync sync;
+  {
+    Text2ImgGan gan(net, o, AdamSettings{}, torch::kCPU);
+    EXPECT_EQ(gan.D->classes->weight.sizes(),
+              (std::vector<int64_t>{kNumEmotions, net.discriminator_top_channels()}));
+    torch::Tensor expected_real;
+    {
+      // The real faces' cross-entropy the step reports, from a copy of D before the step (its first D pass).
+      torch::NoGradGuard no_grad;
+      auto copy = std::dynamic_pointer_cast<models::Text2ImageDiscriminatorImpl>(gan.D->clone());
+      const auto [patches, classes] = copy->forward_with_classes(in.real, in.condition);
+      EXPECT_EQ(classes.sizes(), (std::vector<int64_t>{6, kNumEmotions}));
+      EXPECT_TRUE(torch::allclose(patches, copy->forward(in.real, in.condition)));  // the same patch logits
+      expected_real = torch::cross_entropy_loss(classes, in.labels);
+    }
+    const auto head0 = gan.D->classes->weight.detach().clone();
+    const StepStats first = train_step(gan, in, sync);
+    EXPECT_NEAR(first.class_real.item<double>(), expected_real.item<double>(), 1e-5);
+    ASSERT_TRUE(first.class_fake.defined());
+    EXPECT_GT(first.class_fake.item<double>(), 0);
+    EXPECT_FALSE(torch::equal(head0, gan.D->classes->weight.detach()));  // the head learns in the D step
+  }
+  // With spectral normalisation (small features) the classifier still learns the real faces' emotions on a
+  // fixed batch within a few dozen steps.
+  net.spectral_norm = true;
+  Text2ImgGan gan(net, o, AdamSettings{}, torch::kCPU);
+  const StepStats first = train_step(gan, in, sync);
+  StepStats last;
+  for (int i = 0; i < 40; ++i) last = train_step(gan, in, sync);
+  EXPECT_LT(last.class_real.item<double>(), 0.5 * first.class_real.item<double>());
+  in.labels = torch::Tensor();
+  EXPECT_THROW(train_step(gan, in, sync), Error);
 }

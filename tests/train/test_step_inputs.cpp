@@ -30,6 +30,7 @@ Config config_for(bool resample, bool matching_aware, int noise_dim) {
   c.img2text.latent_dim = c.text2img.latent_dim = kDim;
   c.text2img.noise_dim = noise_dim;
   c.text2img.image_size = 64;
+  c.img2text.flip = true;
   return c;
 }
 
@@ -42,6 +43,17 @@ data::Batch batch_of(const std::vector<int64_t>& indices) {
   b.captions = b.labels * kTemplates + torch::div(b.indices, kLabels, "floor") % kTemplates;
   b.images = torch::empty({n, 48, 48, 1}, torch::kUInt8);
   for (int64_t i = 0; i < n; ++i) b.images[i].fill_((indices[static_cast<size_t>(i)] * 37) % 256);
+  return b;
+}
+
+// The same batch with faces that are not mirror-symmetric: a left-to-right ramp plus the index.
+data::Batch asymmetric_batch_of(const std::vector<int64_t>& indices) {
+  data::Batch b = batch_of(indices);
+  const auto ramp = torch::arange(48, torch::kLong).view({1, 1, 48, 1}) * 4;
+  b.images = ((ramp + b.indices.view({-1, 1, 1, 1})) % 256)
+                 .expand({b.indices.size(0), 48, 48, 1})
+                 .to(torch::kUInt8)
+                 .contiguous();
   return b;
 }
 
@@ -60,9 +72,9 @@ TEST(StepInputs, RanksDrawWhatOneProcessDraws) {
     const Config c = config_for(/*resample=*/true, /*matching_aware=*/true, /*noise_dim=*/8);
     StepInputBuilder builder(c, phase, caption_labels(), table, torch::kCPU);
     const int64_t world = 3, per_rank = 4, global = world * per_rank;
-    const auto whole = builder.build(batch_of(range(0, global)), /*epoch=*/2);
+    const auto whole = builder.build(asymmetric_batch_of(range(0, global)), /*epoch=*/2);
     for (int64_t rank = 0; rank < world; ++rank) {
-      const auto part = builder.build(batch_of(range(rank, global, world)), 2);
+      const auto part = builder.build(asymmetric_batch_of(range(rank, global, world)), 2);
       const auto rows = torch::tensor(range(rank, global, world), torch::kLong);
       for (const auto& [ours, theirs] : std::vector<std::pair<torch::Tensor, torch::Tensor>>{
                {part.condition, whole.condition},
@@ -125,7 +137,8 @@ TEST(StepInputs, EachGanSeesItsRoles) {
   const auto table = torch::randn({kLabels * kTemplates, kDim});
   const auto batch = batch_of(range(0, 6));
   const auto images = data::to_model_input(batch.images, 64);
-  const Config c = config_for(/*resample=*/false, /*matching_aware=*/true, 8);
+  Config c = config_for(/*resample=*/false, /*matching_aware=*/true, 8);
+  c.img2text.flip = false;
   const auto i2t = StepInputBuilder(c, "img2text", caption_labels(), table, torch::kCPU).build(batch, 0);
   const auto t2i = StepInputBuilder(c, "text2img", caption_labels(), table, torch::kCPU).build(batch, 0);
   const auto stored = table.index_select(0, batch.captions);
@@ -146,4 +159,30 @@ TEST(StepInputs, EachGanSeesItsRoles) {
           .build(batch, 0);
   EXPECT_FALSE(plain.wrong_sample.defined());
   EXPECT_FALSE(plain.noise.defined());
+}
+
+TEST(StepInputs, FlipMirrorsTheFacesItDraws) {
+  const auto table = torch::randn({kLabels * kTemplates, kDim});
+  const Config c = config_for(/*resample=*/true, /*matching_aware=*/true, 0);
+  StepInputBuilder builder(c, "img2text", caption_labels(), table, torch::kCPU);
+  const auto batch = asymmetric_batch_of(range(0, 64));
+  const auto images = data::to_model_input(batch.images, 64);
+  const auto in = builder.build(batch, /*epoch=*/1);
+  const auto settings = DrawSettings::from(c, "img2text");
+  ASSERT_TRUE(settings.flip);
+  CaptionIndex captions(caption_labels());
+  int64_t mirrored = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    const bool flipped = draw_sample(settings, captions, 1, i, i % kLabels, 0).flipped;
+    mirrored += flipped;
+    EXPECT_TRUE(torch::equal(in.condition[i], flipped ? images[i].flip({2}) : images[i])) << i;
+    EXPECT_FALSE(torch::equal(images[i].flip({2}), images[i]));  // the test can see a flip
+  }
+  EXPECT_TRUE(torch::equal(in.wrong_condition, in.condition));  // the wrong pair shows the same face
+  EXPECT_GT(mirrored, 16);
+  EXPECT_LT(mirrored, 48);
+  EXPECT_TRUE(torch::equal(in.labels, batch.labels));
+  // Text->Image never mirrors (img2text.flip is Image->Text's switch).
+  const auto t2i = StepInputBuilder(c, "text2img", caption_labels(), table, torch::kCPU).build(batch, 1);
+  EXPECT_TRUE(torch::equal(t2i.real, images.narrow(1, 0, c.text2img.channels)));
 }

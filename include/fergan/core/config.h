@@ -59,6 +59,7 @@ struct Img2TextConfig {
   std::string encoder;
   std::string loss;
   double supervised_weight;
+  bool flip;
   double ema_decay;
 };
 
@@ -78,6 +79,7 @@ struct Text2ImgConfig {
   bool minibatch_std;
   bool film;
   double mode_seeking;
+  double class_weight;
   std::vector<std::string> augment;
   double ema_decay;
 };

@@ -41,6 +41,7 @@ struct GanOptions {
   Loss loss = Loss::Bce;        // BCE on logits, or hinge (Lim & Ye 2017; Miyato et al. 2018)
   double mode_seeking = 0;      // weight of the mode-seeking term: needs two noise draws per sample
   double supervised = 0;        // weight of 1 - cos(G(condition), real): the supervised term
+  double class_weight = 0;      // weight of the auxiliary emotion classifier in D (AC-GAN); sample = image
   AugmentPolicy augment;        // DiffAugment of the samples D sees (image samples only)
   double ema_decay = 0;         // weight average of G (weight_average.h); 0 = none
   // {phase}.* of the config ("img2text" | "text2img").
@@ -63,6 +64,10 @@ class Gan {
   }
   // D(sample, condition) -> logits. An unconditional discriminator ignores `condition`.
   virtual torch::Tensor discriminate(const torch::Tensor& sample, const torch::Tensor& condition) = 0;
+  // The same logits and D's emotion logits [B, kNumEmotions] for the same samples (options().class_weight >
+  // 0).
+  virtual std::pair<torch::Tensor, torch::Tensor> discriminate_with_classes(const torch::Tensor& sample,
+                                                                            const torch::Tensor& condition);
   // Makes every training-mode BatchNorm of both networks normalise over the global batch of all ranks
   // (dist.sync_batchnorm); null detaches it. Networks without BatchNorm ignore it.
   virtual void set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsAllReduce> all_reduce) {}
@@ -118,6 +123,8 @@ class Text2ImgGan final : public Gan {
   Text2ImgGan(const models::Text2ImgOptions& networks, const GanOptions& options, const AdamSettings& adam,
               torch::Device device);
   torch::Tensor discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) override;
+  std::pair<torch::Tensor, torch::Tensor> discriminate_with_classes(const torch::Tensor& images,
+                                                                    const torch::Tensor& embeddings) override;
   void set_batch_stats_all_reduce(std::shared_ptr<models::BatchStatsAllReduce> all_reduce) override;
   bool has_batch_norm() const override { return true; }
 

@@ -2,12 +2,13 @@
 //
 //   D step: fake = G(condition, noise) without a graph; real, fake (and, matching-aware, the wrong pair)
 //           through D SEPARATELY (BatchNorm batch statistics depend on it), each augmented first when the GAN
-//           uses DiffAugment; d_loss (BCE or hinge); zero_grad; sync.begin(D params); backward;
+//           uses DiffAugment; d_loss (BCE or hinge) [+ class_weight x D's emotion cross-entropy on the real
+//           samples, from the same D pass]; zero_grad; sync.begin(D params); backward;
 //           sync.end(D params); D's optimizer step.
 //   G step: D's parameters frozen; zero_grad; fake = G(condition, noise) afresh (with the mode-seeking term,
 //           a second fake from noise2 in the same pass); g_loss = the adversarial loss [+ mode-seeking term]
-//           [+ supervised term]; sync.begin(G params); backward; sync.end(G params); G's optimizer step; the
-//           weight average follows G.
+//           [+ supervised term] [+ auxiliary classifier term]; sync.begin(G params); backward; sync.end(G
+//           params); G's optimizer step; the weight average follows G.
 // With every option off this is exactly the original's step.
 // `sync` (grad_sync.h) is where data parallelism enters: it averages the gradients over all ranks between
 // backward and the optimizer step. The step's statistics stay on the device as 0-dim tensors, so the step
@@ -33,6 +34,7 @@ struct StepInputs {
   torch::Tensor wrong_sample, wrong_condition;
   torch::Tensor noise2;   // a second, independent noise draw; the mode-seeking term needs it
   torch::Tensor augment;  // DiffAugment: [B, kAugmentUses, kAugmentParams] uniforms in [0, 1)
+  torch::Tensor labels;  // [B] int64 emotion of each sample: the auxiliary classifier's target (class_weight)
 };
 
 // Which of D's inputs an augmentation draw is for: each gets its own draw.
@@ -46,6 +48,8 @@ struct StepStats {
   torch::Tensor d_fake;  // mean sigmoid(D(fake)) in the D step
   // Defined when the term is on: mean |G(c,z1) - G(c,z2)| / mean |z1 - z2|; mean 1 - cos(G(condition), real).
   torch::Tensor mode_seeking, supervised;
+  // Defined when class_weight > 0: D's cross-entropy on the real faces' emotions, and on the fakes' (G step).
+  torch::Tensor class_real, class_fake;
 };
 
 StepStats train_step(Gan& gan, const StepInputs& inputs, GradSync& sync);

@@ -33,6 +33,7 @@ struct Text2ImgOptions {
   bool spectral_norm = false;  // discriminator: spectral normalisation of every layer, no BatchNorm
   bool minibatch_std = false;  // discriminator: a minibatch standard-deviation channel before the head
   bool film = false;           // generator: FiLM from (embedding, noise) after every up-block's BatchNorm
+  int64_t num_classes = 0;     // discriminator: an emotion classifier head with this many classes; 0 = none
 
   static Text2ImgOptions from(const Config& config);
 

@@ -11,9 +11,12 @@
 // channels doubling from ndf, capped at 512) until 8x8, then Conv(k4,s1,p0) -> 5x5 patch LOGITS, returned as
 // [B*25, 1] (sample-major, like the original's .view(-1, 1)). At 64x64, ndf 64: 663,745 parameters.
 // options.spectral_norm: every layer spectrally normalised (spectral_norm.h) and no BatchNorm.
-// options.minibatch_std: the head also sees one channel holding the standard deviation of the features across
-// a group of samples (Karras et al. 2018): a batch of near-identical fakes is then visibly fake, which a
-// per-sample discriminator cannot see.
+// options.num_classes > 0: an auxiliary emotion classifier on the globally pooled 8x8 features, scaled to
+// unit root-mean-square (AC-GAN, Odena et al. 2017). Trained on real faces only, it gives the generator a
+// second, explicit signal that a face must show the caption's emotion, beside the projection term's implicit
+// one. options.minibatch_std: the head also sees one channel holding the standard deviation of the features
+// across a group of samples (Karras et al. 2018): a batch of near-identical fakes is then visibly fake, which
+// a per-sample discriminator cannot see.
 //
 // Conditional variant (options.conditional), a patch-wise projection discriminator: every patch logit gets
 // <V e, mean of the 8x8 features under that patch's 4x4 head window>. Miyato & Koyama's projection term
@@ -25,6 +28,8 @@
 #pragma once
 
 #include <torch/torch.h>
+
+#include <utility>
 
 #include "fergan/models/options.h"
 #include "fergan/models/sync_batchnorm.h"
@@ -60,6 +65,9 @@ class Text2ImageDiscriminatorImpl : public torch::nn::Cloneable<Text2ImageDiscri
   // images: [B,3,image_size,image_size]; embedding: [B, latent_dim] when conditional (else may be undefined).
   // Returns patch logits [B*25, 1].
   torch::Tensor forward(const torch::Tensor& images, const torch::Tensor& embedding = {});
+  // The same patch logits and, from the same features, emotion logits [B, num_classes] (needs num_classes).
+  std::pair<torch::Tensor, torch::Tensor> forward_with_classes(const torch::Tensor& images,
+                                                               const torch::Tensor& embedding = {});
 
   // As in Text2ImageGeneratorImpl.
   std::shared_ptr<BatchStatsAllReduce> batch_stats_all_reduce;
@@ -68,6 +76,11 @@ class Text2ImageDiscriminatorImpl : public torch::nn::Cloneable<Text2ImageDiscri
   torch::nn::Sequential features{nullptr};  // stride-2 blocks down to 8x8
   torch::nn::Conv2d head{nullptr};          // top_channels -> 1, k4 s1 p0
   torch::nn::Linear projection{nullptr};    // conditional only: V, latent_dim -> top_channels, no bias
+  torch::nn::Linear classes{nullptr};       // num_classes > 0 only: pooled top features -> emotion logits
+
+ private:
+  torch::Tensor top_features(const torch::Tensor& images);
+  torch::Tensor patch_logits(const torch::Tensor& h, const torch::Tensor& embedding);
 };
 TORCH_MODULE(Text2ImageDiscriminator);
 

@@ -36,6 +36,7 @@ struct DrawSettings {
   int64_t noise_dim = 0;        // draw this many standard-normal values
   bool second_noise = false;    // and as many again (mode seeking)
   bool augment = false;         // draw kAugmentUses x kAugmentParams uniforms (DiffAugment)
+  bool flip = false;            // draw whether the sample's face is mirrored left-right
 
   static DrawSettings from(const Config& config, const std::string& phase);
 };
@@ -46,6 +47,7 @@ struct SampleDraw {
   std::vector<float> noise;    // noise_dim values
   std::vector<float> noise2;   // noise_dim values when second_noise
   std::vector<float> augment;  // kAugmentUses * kAugmentParams uniforms in [0, 1) when augment
+  bool flipped = false;        // mirror the face (flip)
 };
 
 // The draws of sample `index` (label `label`, stored caption `stored_caption`) in `epoch`.
