@@ -49,7 +49,8 @@ double relative_tensor_error(const torch::Tensor& a, const torch::Tensor& b) {
 }
 }  // namespace
 
-// Runs `script [script_args] INPUT OUTPUT` (a path relative to the source tree) on kSteps batches and compares.
+// Runs `script [script_args] INPUT OUTPUT` (a path relative to the source tree) on kSteps batches and
+// compares.
 static void check_parity(const std::string& relative_script, const std::string& script_args) {
   if (std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
     GTEST_SKIP() << kPython << " cannot import torch (install python3-torch)";
@@ -95,7 +96,8 @@ static void check_parity(const std::string& relative_script, const std::string& 
                      {"beta1", fergan::str(config.train.beta1)},
                      {"beta2", fergan::str(config.train.beta2)}});
 
-  const std::string command = fergan::str(kPython, " ", script, " ", script_args, " ", in_path, " ", out_path);
+  const std::string command =
+      fergan::str(kPython, " ", script, " ", script_args, " ", in_path, " ", out_path);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto reference = safetensors::load(out_path);
 
