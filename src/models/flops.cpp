@@ -14,16 +14,21 @@ namespace {
 // Must equal the image size step_inputs.cpp feeds the Image->Text networks.
 constexpr int64_t kImg2TextImageSize = 64;
 
-// 2 * multiply-adds. Conv: every output pixel reads k*k*in inputs. Transposed conv: every input pixel
-// scatters into k*k*out outputs.
-double conv(int64_t in, int64_t out, int64_t k, int64_t out_size) {
-  return 2.0 * static_cast<double>(out * out_size * out_size * in * k * k);
+// A layer of `weights` weights applied at `positions` positions: 2 * weights * positions FLOPs. Conv: each
+// output pixel reads every weight once. Transposed conv: each input pixel scatters through every weight once.
+LayerFlops layer(std::string name, int64_t weights, int64_t positions, LayerRole role) {
+  return {std::move(name), 2.0 * static_cast<double>(weights) * static_cast<double>(positions), role,
+          weights};
 }
-double conv_transpose(int64_t in, int64_t out, int64_t k, int64_t in_size) {
-  return 2.0 * static_cast<double>(in * in_size * in_size * out * k * k);
+LayerFlops conv(std::string name, int64_t in, int64_t out, int64_t k, int64_t out_size, LayerRole role) {
+  return layer(std::move(name), in * out * k * k, out_size * out_size, role);
 }
-double linear(int64_t in, int64_t out) {
-  return 2.0 * static_cast<double>(in * out);
+LayerFlops conv_transpose(std::string name, int64_t in, int64_t out, int64_t k, int64_t in_size,
+                          LayerRole role) {
+  return layer(std::move(name), in * out * k * k, in_size * in_size, role);
+}
+LayerFlops linear(std::string name, int64_t in, int64_t out, LayerRole role) {
+  return layer(std::move(name), in * out, 1, role);
 }
 
 // Output size of a k4 s2 p1 conv: half.
@@ -33,7 +38,7 @@ void add_down_convs(std::vector<LayerFlops>& layers, const std::string& prefix,
     size /= 2;
     const LayerRole role =
         i == 0 ? first_role : (first_role == LayerRole::SideEntry ? LayerRole::SideInner : LayerRole::Inner);
-    layers.push_back({prefix + std::to_string(i), conv(widths[i], widths[i + 1], 4, size), role});
+    layers.push_back(conv(prefix + std::to_string(i), widths[i], widths[i + 1], 4, size, role));
   }
 }
 
@@ -43,21 +48,21 @@ std::vector<LayerFlops> img2text_generator_flops(const Img2TextOptions& o, int64
   std::vector<LayerFlops> layers;
   if (o.deep_encoder) {
     add_down_convs(layers, "features.conv", {3, 64, 128, 256, 256}, image_size, LayerRole::Entry);
-    layers.push_back({"fc", linear(256 * 16, o.latent_dim), LayerRole::Inner});  // the pooled 4x4 map
+    layers.push_back(linear("fc", 256 * 16, o.latent_dim, LayerRole::Inner));  // the pooled 4x4 map
   } else {
     add_down_convs(layers, "features.conv", {3, 64, 128, 256}, image_size, LayerRole::Entry);
-    layers.push_back({"fc", linear(256, o.latent_dim), LayerRole::Inner});
+    layers.push_back(linear("fc", 256, o.latent_dim, LayerRole::Inner));
   }
   return layers;
 }
 
 std::vector<LayerFlops> img2text_discriminator_flops(const Img2TextOptions& o, int64_t image_size) {
-  std::vector<LayerFlops> layers{{"trunk", linear(o.latent_dim, o.hidden_dim), LayerRole::Entry},
-                                 {"head", linear(o.hidden_dim, 1), LayerRole::Inner}};
+  std::vector<LayerFlops> layers{linear("trunk", o.latent_dim, o.hidden_dim, LayerRole::Entry),
+                                 linear("head", o.hidden_dim, 1, LayerRole::Inner)};
   if (o.conditional) {
     const int64_t c = o.encoder_channels;
     add_down_convs(layers, "image_encoder.conv", {3, c, 2 * c, 4 * c}, image_size, LayerRole::SideEntry);
-    layers.push_back({"projection", linear(4 * c, o.hidden_dim), LayerRole::SideInner});
+    layers.push_back(linear("projection", 4 * c, o.hidden_dim, LayerRole::SideInner));
   }
   return layers;
 }
@@ -65,15 +70,15 @@ std::vector<LayerFlops> img2text_discriminator_flops(const Img2TextOptions& o, i
 std::vector<LayerFlops> text2img_generator_flops(const Text2ImgOptions& o) {
   const int64_t input_dim = o.latent_dim + o.noise_dim;
   int64_t channels = o.ngf * 8, size = 8;
-  std::vector<LayerFlops> layers{{"fc", linear(input_dim, channels * size * size), LayerRole::Entry}};
+  std::vector<LayerFlops> layers{linear("fc", input_dim, channels * size * size, LayerRole::Entry)};
   for (int64_t b = 0; b < o.num_scale_blocks(); ++b) {
     const int64_t out = std::max<int64_t>(channels / 2, 16);
-    layers.push_back({"up" + std::to_string(b), conv_transpose(channels, out, 4, size), LayerRole::Inner});
+    layers.push_back(conv_transpose("up" + std::to_string(b), channels, out, 4, size, LayerRole::Inner));
     if (o.film)
-      layers.push_back({"film" + std::to_string(b), linear(input_dim, 2 * out), LayerRole::SideEntry});
+      layers.push_back(linear("film" + std::to_string(b), input_dim, 2 * out, LayerRole::SideEntry));
     channels = out, size *= 2;
   }
-  layers.push_back({"to_image", conv_transpose(channels, o.channels, 3, size), LayerRole::Inner});
+  layers.push_back(conv_transpose("to_image", channels, o.channels, 3, size, LayerRole::Inner));
   return layers;
 }
 
@@ -84,14 +89,14 @@ std::vector<LayerFlops> text2img_discriminator_flops(const Text2ImgOptions& o) {
     if (b > 0) out = std::max(o.ndf, std::min<int64_t>(in * 2, 512));
     size /= 2;
     layers.push_back(
-        {"down" + std::to_string(b), conv(in, out, 4, size), b == 0 ? LayerRole::Entry : LayerRole::Inner});
+        conv("down" + std::to_string(b), in, out, 4, size, b == 0 ? LayerRole::Entry : LayerRole::Inner));
     in = out;
   }
   FG_CHECK(size == 8 && in == o.discriminator_top_channels(),
            "text2img_discriminator_flops: channel rule mismatch");
   // The k4 s1 p0 head on the 8x8 map: 5x5 patch logits.
-  layers.push_back({"head", conv(in + (o.minibatch_std ? 1 : 0), 1, 4, 5), LayerRole::Inner});
-  if (o.conditional) layers.push_back({"projection", linear(o.latent_dim, in), LayerRole::SideEntry});
+  layers.push_back(conv("head", in + (o.minibatch_std ? 1 : 0), 1, 4, 5, LayerRole::Inner));
+  if (o.conditional) layers.push_back(linear("projection", o.latent_dim, in, LayerRole::SideEntry));
   return layers;
 }
 

@@ -6,6 +6,8 @@
 
 #include "fergan/core/config.h"
 #include "fergan/models/flops.h"
+#include "fergan/models/img2text.h"
+#include "fergan/models/text2img.h"
 
 using namespace fergan;
 using namespace fergan::models;
@@ -124,5 +126,58 @@ TEST(Flops, SwitchesChangeTheCount) {
     c.img2text.encoder = "deep";  // a fourth conv 256->256 (4x4 out) and fc 4096 -> 512
     const double deep = kI2tG - 2.0 * 256 * 512 + 2.0 * 256 * 16 * 256 * 16 + 2.0 * 4096 * 512;
     EXPECT_EQ(training_step_flops(c, "img2text").generator_forward, deep);
+  }
+}
+
+namespace {
+// The weights of every conv, transposed conv and linear layer of a built network: a second path to the
+// layer lists, so a layer added to a network but not to the count (or with other widths) fails here.
+int64_t counted_layer_weights(const torch::nn::Module& module) {
+  int64_t sum = 0;
+  for (const auto& m : module.modules(/*include_self=*/true)) {
+    if (auto* c = m->as<torch::nn::Conv2dImpl>()) sum += c->weight.numel();
+    if (auto* t = m->as<torch::nn::ConvTranspose2dImpl>()) sum += t->weight.numel();
+    if (auto* l = m->as<torch::nn::LinearImpl>()) sum += l->weight.numel();
+  }
+  return sum;
+}
+
+int64_t listed_weights(const std::vector<LayerFlops>& layers) {
+  int64_t sum = 0;
+  for (const auto& l : layers) sum += l.weights;
+  return sum;
+}
+}  // namespace
+
+TEST(Flops, LayerListsCoverEveryWeightOfTheBuiltNetworks) {
+  const Config base = original();
+  std::vector<std::pair<std::string, Config>> variants{{"original", base}};
+  auto variant = [&](const std::string& name, auto&& change) {
+    Config c = base;
+    change(c);
+    variants.emplace_back(name, c);
+  };
+  variant("128", [](Config& c) { c.text2img.image_size = 128; });
+  variant("256", [](Config& c) { c.text2img.image_size = 256; });
+  variant("noise", [](Config& c) { c.text2img.noise_dim = 100; });
+  variant("conditional", [](Config& c) { c.text2img.conditional = true, c.img2text.conditional = true; });
+  variant("film", [](Config& c) { c.text2img.film = true, c.text2img.noise_dim = 16; });
+  variant("minibatch_std", [](Config& c) { c.text2img.minibatch_std = true; });
+  variant("grey", [](Config& c) { c.text2img.channels = 1; });
+  variant("widths", [](Config& c) { c.text2img.ngf = 32, c.text2img.ndf = 48; });
+  variant("deep", [](Config& c) { c.img2text.encoder = "deep"; });
+  for (const auto& [name, c] : variants) {
+    const auto t = Text2ImgOptions::from(c);
+    const auto i = Img2TextOptions::from(c);
+    EXPECT_EQ(listed_weights(text2img_generator_flops(t)), counted_layer_weights(*Text2ImageGenerator(t)))
+        << name;
+    EXPECT_EQ(listed_weights(text2img_discriminator_flops(t)),
+              counted_layer_weights(*Text2ImageDiscriminator(t)))
+        << name;
+    EXPECT_EQ(listed_weights(img2text_generator_flops(i)), counted_layer_weights(*Img2TextGenerator(i)))
+        << name;
+    EXPECT_EQ(listed_weights(img2text_discriminator_flops(i)),
+              counted_layer_weights(*Img2TextDiscriminator(i)))
+        << name;
   }
 }

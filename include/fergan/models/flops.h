@@ -32,6 +32,7 @@ struct LayerFlops {
   std::string name;
   double forward = 0;  // FLOPs per sample
   LayerRole role = LayerRole::Inner;
+  int64_t weights = 0;  // the layer's weight count (bias excluded): multiply-adds per position
 };
 
 // The layers of each network at the given input size, in order (Img2Text networks see 64x64 images).
