@@ -60,10 +60,10 @@ def table(path, images, epochs, workers):
     print(f"{images} FER2013 train images, {epochs} epoch(s) per GAN, config/original.yaml (64x64, batch 32); "
           f"reference DataLoader workers: {workers}.\n")
     print("| setting | phase | threads ref / fergan | img/s ref | img/s fergan | fergan / ref "
-          "| peak RSS MiB ref | peak RSS MiB fergan | RSS fergan / ref | CPU s ref / fergan "
+          "| peak RSS MiB ref | peak RSS MiB fergan | RSS fergan / ref | CPU s ref / fergan | img per CPU-s fergan / ref "
           "| GFLOP per image | fergan GFLOP/s | sgemm GFLOP/s | fergan / sgemm "
           "| fergan loop % data / fwd / bwd / opt / comm / other | ref loop % data / CLIP / step |")
-    print("|" + "---|" * 16)
+    print("|" + "---|" * 17)
     seen = []
     for r in runs:
         if (r["setting"], r["phase"]) not in seen:
@@ -80,12 +80,13 @@ def table(path, images, epochs, workers):
               f"| {ips['ref']:.1f} ({loop['ref']:.1f}) | {ips['fg']:.1f} ({loop['fg']:.1f}) "
               f"| {ips['fg'] / ips['ref']:.2f}x ({loop['fg'] / loop['ref']:.2f}x) "
               f"| {ref['peak_rss_mib']:.0f} | {fg['peak_rss_mib']:.0f} | {fg['peak_rss_mib'] / ref['peak_rss_mib']:.2f} "
-              f"| {ref['cpu_s']:.0f} / {fg['cpu_s']:.0f} "
+              f"| {ref['cpu_s']:.0f} / {fg['cpu_s']:.0f} | {ref['cpu_s'] / fg['cpu_s']:.2f}x "
               f"| {step_flops / 1e9:.3f} | {achieved:.1f} | {peak:.1f} | {100 * achieved / peak:.0f}% "
               f"| {shares(fg['breakdown'], fg['loop_s'])} | {shares(ref['breakdown'], ref['loop_s'])} |")
     print("\nimg/s: images / whole-process wall time (in brackets: over the training loop alone). "
           "GFLOP/s: fergan's counted step FLOPs (fergan_flops) x its loop images/s. sgemm: bench_sgemm at fergan's "
-          "thread count, in the same run. CPU s: user + system of the whole process (workers included).")
+          "thread count, in the same run. CPU s: user + system of the whole process (workers included); on a shared "
+          "machine images per CPU-second compare the programs' work more fairly than wall time.")
 
 
 def main():
