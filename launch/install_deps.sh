@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
-  libtorch-dev python3-torch python3-numpy
+  libtorch-dev python3-torch python3-numpy python3-torchvision python3-pil time
   libopenblas0-pthread libopenblas-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev

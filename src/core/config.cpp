@@ -100,6 +100,8 @@ std::vector<Key> key_table(Config& c) {
        "checkpoint sets kept per phase, newest first; 0 = all"},
       {"train.phase", &c.train.phase, "both", {}, {"img2text", "text2img", "both"},
        "GAN(s) to train; both = Image->Text, then Text->Image"},
+      {"train.step_timing", &c.train.step_timing, "false", {}, {},
+       "log a per-phase step-time breakdown (data, forward, backward, optimizer, comm); syncs the GPU"},
       {"img2text.epochs", &c.img2text.epochs, "50", {0, kInf}, {},
        "training epochs of the Image->Text GAN"},
       {"img2text.latent_dim", &c.img2text.latent_dim, "512", {1, 65536}, {},

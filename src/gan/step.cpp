@@ -46,7 +46,7 @@ torch::Tensor output_change_per_noise(const torch::Tensor& fake1, const torch::T
 
 }  // namespace
 
-StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
+StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync, StepTimer* timer) {
   check_inputs(gan, in);
   const GanOptions& o = gan.options();
   StepStats stats;
@@ -72,10 +72,14 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
     stats.d_loss = stats.d_loss + o.class_weight * stats.class_real;
     stats.class_real = stats.class_real.detach();
   }
+  lap(timer, StepSection::Forward);
   sync.begin(d_params);
   stats.d_loss.backward();
+  lap(timer, StepSection::Backward);
   sync.end(d_params);
+  lap(timer, StepSection::CommWait);
   gan.discriminator_optimizer().step();
+  lap(timer, StepSection::Optimizer);
   stats.d_real = torch::sigmoid(real_logits.detach()).mean();
   stats.d_fake = torch::sigmoid(fake_logits.detach()).mean();
   stats.d_loss = stats.d_loss.detach();
@@ -121,12 +125,16 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync) {
       stats.supervised = distance.detach();
     }
     stats.g_loss = g_loss;
+    lap(timer, StepSection::Forward);
     sync.begin(g_params);
     stats.g_loss.backward();
+    lap(timer, StepSection::Backward);
     sync.end(g_params);
+    lap(timer, StepSection::CommWait);
   }
   gan.generator_optimizer().step();
   if (gan.weight_average()) gan.weight_average()->update(gan.generator());
+  lap(timer, StepSection::Optimizer);
   stats.g_loss = stats.g_loss.detach();
   return stats;
 }

@@ -5,6 +5,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+
+#include <torch/cuda.h>
 
 #include "fergan/core/check.h"
 #include "fergan/data/image_grid.h"
@@ -167,6 +170,15 @@ bool PhaseRunner::run(const StartPoint& start) {
     progress.steps_to_go =
         sampler_.batches_per_epoch(start.sample) + (phase_.epochs - start.epoch - 1) * batches;
   int64_t step = start.step;
+  // The step-time breakdown (train.step_timing): the training loop's time, epoch ends and checkpoints
+  // excluded. On a GPU each boundary waits for the device, or the times would be launch times.
+  std::unique_ptr<gan::StepTimer> timer;
+  if (config_.train.step_timing) {
+    std::function<void()> synchronize;
+    if (device_.is_cuda()) synchronize = [] { torch::cuda::synchronize(); };
+    timer = std::make_unique<gan::StepTimer>(synchronize);
+  }
+  int64_t timed_images = 0, timed_steps = 0;
   for (int64_t epoch = start.epoch; epoch < phase_.epochs; ++epoch) {
     // A resumed epoch continues at the global sample position where the checkpoint left it, with this run's
     // world size splitting the rest; its step count joins the steps done before the resume.
@@ -183,11 +195,15 @@ bool PhaseRunner::run(const StartPoint& start) {
     auto interval_start = Clock::now();
     int64_t b = first_batch;
     bool stop = false;
+    if (timer) timer->restart();
     while (auto batch = loader.next()) {
       faults_.before_step(step, ctx_.rank());
       faults_.record_batch(epoch, step, ctx_.rank(), batch->indices);
       vote.start();
-      const gan::StepStats stats = gan::train_step(*gan_, inputs_.build(*batch, epoch), *grad_sync_);
+      const gan::StepInputs step_inputs = inputs_.build(*batch, epoch);
+      gan::lap(timer.get(), gan::StepSection::DataWait);
+      const gan::StepStats stats = gan::train_step(*gan_, step_inputs, *grad_sync_, timer.get());
+      timed_images += batch->indices.size(0), ++timed_steps;
       const auto row = stats_row(stats);
       epoch_sums += row;
       interval_sums += row;
@@ -199,6 +215,7 @@ bool PhaseRunner::run(const StartPoint& start) {
         interval_count = 0;
         interval_start = Clock::now();
       }
+      gan::lap(timer.get(), gan::StepSection::Other);
       if (vote.finish()) {
         if (b < epoch_batches) {
           // Every batch so far was full on every rank (only an epoch's last one can be short).
@@ -213,7 +230,29 @@ bool PhaseRunner::run(const StartPoint& start) {
     if (done % config_.train.save_interval == 0 || done == phase_.epochs || stop) save(done, 0, 0, step, {});
     if (stop) return true;
   }
+  if (timer) log_step_times(*timer, timed_steps, timed_images);
   return false;
+}
+
+void PhaseRunner::log_step_times(const gan::StepTimer& timer, int64_t steps, int64_t images) {
+  if (!ctx_.is_root() || steps == 0) return;
+  const double total = timer.total_seconds();
+  const int64_t global_images = images * ctx_.world();  // every rank ran as many steps
+  nlohmann::json record = {
+      {"event", "step_times"}, {"phase", phase_.name},
+      {"steps", steps},        {"images", global_images},
+      {"seconds", total},      {"images_per_s", static_cast<double>(global_images) / std::max(total, 1e-9)}};
+  std::string line;
+  for (int k = 0; k < gan::kStepSections; ++k) {
+    const auto section = static_cast<gan::StepSection>(k);
+    const double s = timer.seconds(section);
+    record[std::string(gan::section_name(section)) + "_s"] = s;
+    line += fmt::format("{}{} {:.2f}s ({:.0f}%)", k ? ", " : "", gan::section_name(section), s,
+                        100 * s / std::max(total, 1e-9));
+  }
+  spdlog::info("  [{}] step time over {} steps, {:.1f} img/s: {}", phase_.tag, steps,
+               static_cast<double>(global_images) / std::max(total, 1e-9), line);
+  metrics_->write(record);
 }
 
 void PhaseRunner::log_interval(int64_t epoch, int64_t b, int64_t batches, int64_t step,

@@ -1,6 +1,9 @@
 // Parity with an independent reference of the original loop (tests/parity/reference.py, run with
 // /usr/bin/python3 and Debian's python3-torch): from identical initial weights and identical batches, N steps
-// of both original GANs (64x64, ngf = ndf = 64, batch 2) agree on every loss and every final tensor.
+// of both original GANs (64x64, ngf = ndf = 64, batch 2) agree on every loss and every final tensor. The same
+// harness checks the training step of bench/reference/original_train.py (`--parity-step`, the same file
+// protocol), the program bench/compare.sh measures fergan against: a benchmark against a loop that computes
+// something else would compare nothing.
 //
 // Metric, per loss: |a - b| / |b|; per tensor (parameters and BatchNorm buffers): max|a - b| / (max|b| +
 // 1e-12), a = fergan, b = reference; all must be <= 1e-5. Both sides use one thread.
@@ -46,11 +49,13 @@ double relative_tensor_error(const torch::Tensor& a, const torch::Tensor& b) {
 }
 }  // namespace
 
-TEST(Parity, OriginalLoopMatchesPythonReference) {
+// Runs `script [script_args] INPUT OUTPUT` (a path relative to the source tree) on kSteps batches and
+// compares.
+static void check_parity(const std::string& relative_script, const std::string& script_args) {
   if (std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0)
     GTEST_SKIP() << kPython << " cannot import torch (install python3-torch)";
   const char* src = std::getenv("FERGAN_SOURCE_DIR");
-  const std::string script = std::string(src ? src : ".") + "/tests/parity/reference.py";
+  const std::string script = std::string(src ? src : ".") + "/" + relative_script;
   ASSERT_TRUE(fs::exists(script)) << script << " not found (set FERGAN_SOURCE_DIR)";
 
   const int threads_before = torch::get_num_threads();
@@ -91,7 +96,8 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
                      {"beta1", fergan::str(config.train.beta1)},
                      {"beta2", fergan::str(config.train.beta2)}});
 
-  const std::string command = fergan::str(kPython, " ", script, " ", in_path, " ", out_path);
+  const std::string command =
+      fergan::str(kPython, " ", script, " ", script_args, " ", in_path, " ", out_path);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto reference = safetensors::load(out_path);
 
@@ -138,4 +144,12 @@ TEST(Parity, OriginalLoopMatchesPythonReference) {
   std::cout << "parity: worst relative tensor error " << worst << " (" << worst_name << ")\n";
   fs::remove_all(dir);
   torch::set_num_threads(threads_before);
+}
+
+TEST(Parity, OriginalLoopMatchesPythonReference) {
+  check_parity("tests/parity/reference.py", "");
+}
+
+TEST(Parity, BenchReferenceStepMatches) {
+  check_parity("bench/reference/original_train.py", "--parity-step");
 }

@@ -49,6 +49,7 @@ struct TrainConfig {
   int save_interval;
   int keep_last;
   std::string phase;
+  bool step_timing;
 };
 
 struct Img2TextConfig {

@@ -21,6 +21,7 @@
 
 #include "fergan/gan/gan.h"
 #include "fergan/gan/grad_sync.h"
+#include "fergan/gan/step_timer.h"
 
 namespace fergan::gan {
 
@@ -52,7 +53,9 @@ struct StepStats {
   torch::Tensor class_real, class_fake;
 };
 
-StepStats train_step(Gan& gan, const StepInputs& inputs, GradSync& sync);
+// `timer`, when given, gets a lap at every boundary between forward, backward, communication wait
+// (sync.end) and optimizer, in both updates.
+StepStats train_step(Gan& gan, const StepInputs& inputs, GradSync& sync, StepTimer* timer = nullptr);
 
 // Mean binary cross-entropy of sigmoid(logits) against a constant target (1 real, 0 fake): the original's
 // Sigmoid + BCELoss, computed stably.

@@ -24,6 +24,7 @@
 #include "fergan/dist/communicator.h"
 #include "fergan/dist/context.h"
 #include "fergan/gan/gan.h"
+#include "fergan/gan/step_timer.h"
 #include "fergan/train/faults.h"
 #include "fergan/train/metrics_log.h"
 #include "fergan/train/step_inputs.h"
@@ -72,6 +73,8 @@ class PhaseRunner {
                     int64_t count, double seconds, const Progress& progress);
   void log_epoch(int64_t epochs_done, int64_t batches, int64_t step, const torch::Tensor& epoch_sums);
   void add_optional_terms(nlohmann::json& record, const std::vector<double>& averages) const;
+  // Rank 0: the step-time breakdown of this run of the phase, as a log line and a metrics.jsonl record.
+  void log_step_times(const gan::StepTimer& timer, int64_t steps, int64_t images);
   void refresh_average_statistics();
   void log_batchnorm_mode() const;
   // Every rank calls save(); rank 0 writes, the others wait so nobody exits before the files exist.
