@@ -151,7 +151,7 @@ std::vector<Key> key_table(Config& c) {
        "FiLM: caption embedding and noise scale and shift every generator block (not only its input)"},
       {"text2img.mode_seeking", &c.text2img.mode_seeking, "1", {0, 1e6}, {},
        "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
-      {"text2img.class_weight", &c.text2img.class_weight, "0", {0, 1e6}, {},
+      {"text2img.class_weight", &c.text2img.class_weight, "1", {0, 1e6}, {},
        "weight of the auxiliary emotion classifier: D learns the emotion of real faces, G must make D read "
        "the caption's emotion in its faces (AC-GAN); 0 = none"},
       {"text2img.augment", &c.text2img.augment, "[translation, cutout]", {}, {"translation", "cutout", "color"},
