@@ -28,6 +28,7 @@ Text2ImgOptions Text2ImgOptions::from(const Config& config) {
   o.spectral_norm = config.text2img.spectral_norm;
   o.minibatch_std = config.text2img.minibatch_std;
   o.film = config.text2img.film;
+  o.subpixel = config.text2img.upsample == "subpixel";
   o.validate();
   return o;
 }

@@ -77,6 +77,7 @@ struct Text2ImgConfig {
   bool spectral_norm;
   bool minibatch_std;
   bool film;
+  std::string upsample;
   double mode_seeking;
   std::vector<std::string> augment;
   double ema_decay;
