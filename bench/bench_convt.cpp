@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
           y = subpixel ? models::subpixel_conv_transpose2d(x, w, bias)
                        : torch::conv_transpose2d(x, w, bias, /*stride=*/2, /*padding=*/1);
         }
-        y.backward(grad.to(y.scalar_type()));
+        // The gradient arrives in the output's layout, as from the BatchNorm that follows in the network.
+        y.backward(grad.to(y.scalar_type()).contiguous(y.suggest_memory_format()));
         x.mutable_grad().reset(), w.mutable_grad().reset(), bias.mutable_grad().reset();
       };
       const double flop = 3.0 * 2 * batch * s.size * s.size * s.cin * s.cout * 16;

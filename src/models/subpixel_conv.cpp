@@ -13,6 +13,9 @@
 // Cost: the conv computes (H+1)(W+1) positions for HW useful ones per phase (27% extra at 8x8, 6% at 32x32).
 #include "fergan/models/subpixel_conv.h"
 
+#include <ATen/Parallel.h>
+
+#include <cstring>
 #include <vector>
 
 #include "fergan/core/check.h"
@@ -30,29 +33,70 @@ torch::Tensor phase_view(const torch::Tensor& y, int64_t channels, int64_t h, in
                       y.storage_offset());
 }
 
-// y [N, 4C, H+1, W+1] -> out [N, C, 2H, 2W] as one strided copy, in y's memory format. Autograd's own
-// backward of as_strided would allocate and zero a buffer of y's size and, for a channels_last y, take its
-// general scatter path (an index_add over every element); the backward here is one strided copy into the
-// gradient plus zeroing the row and column of each phase that the output never reads.
+// Strides of [N, C, 2H, 2W] seen as [N, C, H, 2, W, 2] (row 2i+a, column 2j+b).
+std::vector<int64_t> six_d_strides(const torch::Tensor& t) {
+  const auto s = t.strides();
+  return {s[0], s[1], 2 * s[2], s[2], 2 * s[3], s[3]};
+}
+
+// Copies between y [N, 4C, H+1, W+1] and out [N, C, 2H, 2W], both NHWC-contiguous CPU tensors of one dtype:
+// out[n, 2i+a, 2j+b, :] <-> y[n, i+a, j+b, (2a+b)C : (2a+b+1)C], C contiguous elements each. LibTorch's
+// strided copy of the equivalent 6-d views walks them element by element (~8 ns per element measured here,
+// most of the layer's time at 128x128); this loop moves whole channel vectors.
+void copy_phases_nhwc(const torch::Tensor& y, const torch::Tensor& out, bool to_out) {
+  const int64_t n = out.size(0), c = out.size(1), h = out.size(2) / 2, w = out.size(3) / 2;
+  const int64_t bytes = c * static_cast<int64_t>(out.element_size());
+  auto* y_base = static_cast<char*>(y.data_ptr());
+  auto* out_base = static_cast<char*>(out.data_ptr());
+  // One task per (sample, output row): rows 2i+a of out.
+  at::parallel_for(0, n * 2 * h, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t sample = task / (2 * h), row = task % (2 * h), i = row / 2, a = row % 2;
+      char* out_row = out_base + ((sample * 2 * h + row) * 2 * w) * bytes;
+      char* y_row = y_base + ((sample * (h + 1) + i + a) * (w + 1)) * 4 * bytes;
+      for (int64_t j = 0; j < w; ++j) {
+        for (int64_t b = 0; b < 2; ++b) {
+          char* o = out_row + (2 * j + b) * bytes;
+          char* v = y_row + ((j + b) * 4 + 2 * a + b) * bytes;
+          if (to_out)
+            std::memcpy(o, v, bytes);
+          else
+            std::memcpy(v, o, bytes);
+        }
+      }
+    }
+  });
+}
+
+// y [N, 4C, H+1, W+1] (NHWC) -> out [N, C, 2H, 2W] (NHWC) as one gather. Autograd's own backward of an
+// as_strided view would allocate and zero a buffer of y's size and, for an NHWC y, take its general scatter
+// path (an index_add over every element); the backward here is the reverse copy plus zeroing the row and
+// column of each phase that the output never reads.
 struct InterleavePhases : torch::autograd::Function<InterleavePhases> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y_any) {
+    const auto nhwc = c10::MemoryFormat::ChannelsLast;
+    const torch::Tensor y = y_any.contiguous(nhwc);
     const int64_t n = y.size(0), channels = y.size(1) / 4, h = y.size(2) - 1, w = y.size(3) - 1;
-    const auto format = y.suggest_memory_format();
-    auto out = torch::empty({n, channels, 2 * h, 2 * w}, y.options().memory_format(format));
-    out.as_strided({n, channels, h, 2, w, 2}, six_d_strides(out), out.storage_offset())
-        .copy_(phase_view(y, channels, h, w));
-    ctx->saved_data["format"] = static_cast<int64_t>(format);
+    auto out = torch::empty({n, channels, 2 * h, 2 * w}, y.options().memory_format(nhwc));
+    if (y.is_cpu())
+      copy_phases_nhwc(y, out, /*to_out=*/true);
+    else
+      out.as_strided({n, channels, h, 2, w, 2}, six_d_strides(out), out.storage_offset())
+          .copy_(phase_view(y, channels, h, w));
     return out;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
-    const torch::Tensor& grad = grads[0];
+    const auto nhwc = c10::MemoryFormat::ChannelsLast;
+    const torch::Tensor grad = grads[0].contiguous(nhwc);
     const int64_t n = grad.size(0), channels = grad.size(1), h = grad.size(2) / 2, w = grad.size(3) / 2;
-    const auto format = static_cast<c10::MemoryFormat>(ctx->saved_data["format"].toInt());
-    auto grad_y = torch::empty({n, 4 * channels, h + 1, w + 1}, grad.options().memory_format(format));
-    phase_view(grad_y, channels, h, w)
-        .copy_(grad.as_strided({n, channels, h, 2, w, 2}, six_d_strides(grad), grad.storage_offset()));
+    auto grad_y = torch::empty({n, 4 * channels, h + 1, w + 1}, grad.options().memory_format(nhwc));
+    if (grad.is_cpu())
+      copy_phases_nhwc(grad_y, grad, /*to_out=*/false);
+    else
+      phase_view(grad_y, channels, h, w)
+          .copy_(grad.as_strided({n, channels, h, 2, w, 2}, six_d_strides(grad), grad.storage_offset()));
     // Phase (a, b) reads rows a..a+H-1 and columns b..b+W-1 of its channels: the other row and column get
     // no gradient.
     for (int64_t a = 0; a < 2; ++a) {
@@ -63,12 +107,6 @@ struct InterleavePhases : torch::autograd::Function<InterleavePhases> {
       }
     }
     return {grad_y};
-  }
-
-  // Strides of [N, C, 2H, 2W] seen as [N, C, H, 2, W, 2] (row 2i+a, column 2j+b).
-  static std::vector<int64_t> six_d_strides(const torch::Tensor& t) {
-    const auto s = t.strides();
-    return {s[0], s[1], 2 * s[2], s[2], 2 * s[3], s[3]};
   }
 };
 
@@ -82,18 +120,20 @@ torch::Tensor subpixel_conv_transpose2d(const torch::Tensor& input, const torch:
            input.sizes(), " and ", weight.sizes());
   const int64_t cin = weight.size(0), cout = weight.size(1);
   // [Cin, Cout, ky, kx] -> [Cout, Cin, 4, 4] flipped -> [Cout, Cin, dy, a, dx, b] -> [a, b, Cout, Cin, dy, dx].
-  torch::Tensor kernels = weight.transpose(0, 1)
+  const torch::Tensor kernels = weight.transpose(0, 1)
                               .flip({2, 3})
                               .reshape({cout, cin, 2, 2, 2, 2})
                               .permute({3, 5, 0, 1, 2, 4})
                               .reshape({4 * cout, cin, 2, 2});
-  // A channels_last input gets a channels_last kernel: oneDNN then runs the whole conv in NHWC.
-  if (input.suggest_memory_format() == c10::MemoryFormat::ChannelsLast)
-    kernels = kernels.contiguous(c10::MemoryFormat::ChannelsLast);
+  // The conv runs in channels_last (NHWC) whatever the input's format: oneDNN's NCHW backward for these
+  // shapes (2x2 kernels, many output channels, large maps) is 2-3x slower than its NHWC one (bench_convt),
+  // and the output stays NHWC, so a stack of these layers converts only once.
+  const auto nhwc = c10::MemoryFormat::ChannelsLast;
   const torch::Tensor conv_bias = bias.defined() ? bias.repeat({4}) : torch::Tensor();
   // padding 1 with a 2x2 kernel: the (H+1) x (W+1) valid positions over the input padded by 1, without
   // materialising the padded input.
-  const torch::Tensor y = torch::conv2d(input, kernels, conv_bias, /*stride=*/1, /*padding=*/1);
+  const torch::Tensor y = torch::conv2d(input.contiguous(nhwc), kernels.contiguous(nhwc), conv_bias,
+                                        /*stride=*/1, /*padding=*/1);
   return InterleavePhases::apply(y);
 }
 
