@@ -100,6 +100,12 @@ std::vector<Key> key_table(Config& c) {
        "checkpoint sets kept per phase, newest first; 0 = all"},
       {"train.phase", &c.train.phase, "both", {}, {"img2text", "text2img", "both"},
        "GAN(s) to train; both = Image->Text, then Text->Image"},
+      {"train.amp", &c.train.amp, "none", {}, {"none", "bf16"},
+       "mixed precision of the forward passes: bf16 autocast with float32 weights, optimizer and losses"},
+      {"train.channels_last", &c.train.channels_last, "false", {}, {},
+       "Text->Image networks and images in channels_last (NHWC) memory format"},
+      {"train.cudnn_benchmark", &c.train.cudnn_benchmark, "true", {}, {},
+       "CUDA: let cuDNN time its algorithms for each new shape and keep the fastest (off with deterministic)"},
       {"img2text.epochs", &c.img2text.epochs, "50", {0, kInf}, {},
        "training epochs of the Image->Text GAN"},
       {"img2text.latent_dim", &c.img2text.latent_dim, "512", {1, 65536}, {},
@@ -161,6 +167,8 @@ std::vector<Key> key_table(Config& c) {
        "BatchNorm statistics over the global batch of all ranks (else each rank's own batch)"},
       {"dist.timeout_s", &c.dist.timeout_s, "600", {1, kInf}, {},
        "seconds a collective may wait before the job aborts"},
+      {"dist.grad_dtype", &c.dist.grad_dtype, "fp32", {}, {"fp32", "bf16", "fp16"},
+       "dtype of the gradient buckets on the wire; bf16/fp16 halve the bytes, .grad stays float32"},
   };
 }
 // clang-format on

@@ -49,6 +49,9 @@ struct TrainConfig {
   int save_interval;
   int keep_last;
   std::string phase;
+  std::string amp;
+  bool channels_last;
+  bool cudnn_benchmark;
 };
 
 struct Img2TextConfig {
@@ -88,6 +91,7 @@ struct DistConfig {
   double bucket_mb;
   bool sync_batchnorm;
   double timeout_s;
+  std::string grad_dtype;
 };
 
 struct Config {

@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "fergan/core/autocast.h"
 #include "fergan/core/config.h"
 #include "fergan/gan/augment.h"
 #include "fergan/gan/weight_average.h"
@@ -37,12 +38,14 @@ enum class Loss { Bce, Hinge };
 
 // How a GAN is trained, beyond its networks (all off = the original).
 struct GanOptions {
-  bool matching_aware = false;  // (real sample, condition of another emotion) pairs count as fake
-  Loss loss = Loss::Bce;        // BCE on logits, or hinge (Lim & Ye 2017; Miyato et al. 2018)
-  double mode_seeking = 0;      // weight of the mode-seeking term: needs two noise draws per sample
-  double supervised = 0;        // weight of 1 - cos(G(condition), real): the supervised term
-  AugmentPolicy augment;        // DiffAugment of the samples D sees (image samples only)
-  double ema_decay = 0;         // weight average of G (weight_average.h); 0 = none
+  bool matching_aware = false;      // (real sample, condition of another emotion) pairs count as fake
+  Loss loss = Loss::Bce;            // BCE on logits, or hinge (Lim & Ye 2017; Miyato et al. 2018)
+  double mode_seeking = 0;          // weight of the mode-seeking term: needs two noise draws per sample
+  double supervised = 0;            // weight of 1 - cos(G(condition), real): the supervised term
+  AugmentPolicy augment;            // DiffAugment of the samples D sees (image samples only)
+  double ema_decay = 0;             // weight average of G (weight_average.h); 0 = none
+  amp::Mode amp = amp::Mode::None;  // train.amp: forward passes under bf16 autocast (losses in float32)
+  bool channels_last = false;       // Text->Image: 4-d weights and D's input images in NHWC memory format
   // {phase}.* of the config ("img2text" | "text2img").
   static GanOptions from(const Config& config, const std::string& phase);
 };
