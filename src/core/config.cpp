@@ -102,6 +102,12 @@ std::vector<Key> key_table(Config& c) {
        "GAN(s) to train; both = Image->Text, then Text->Image"},
       {"train.step_timing", &c.train.step_timing, "false", {}, {},
        "log a per-phase step-time breakdown (data, forward, backward, optimizer, comm); syncs the GPU"},
+      {"train.amp", &c.train.amp, "none", {}, {"none", "bf16"},
+       "mixed precision of the forward passes: bf16 autocast with float32 weights, optimizer and losses"},
+      {"train.channels_last", &c.train.channels_last, "false", {}, {},
+       "Text->Image networks and images in channels_last (NHWC) memory format"},
+      {"train.cudnn_benchmark", &c.train.cudnn_benchmark, "true", {}, {},
+       "CUDA: let cuDNN time its algorithms for each new shape and keep the fastest (off with deterministic)"},
       {"img2text.epochs", &c.img2text.epochs, "50", {0, kInf}, {},
        "training epochs of the Image->Text GAN"},
       {"img2text.latent_dim", &c.img2text.latent_dim, "512", {1, 65536}, {},
@@ -149,6 +155,8 @@ std::vector<Key> key_table(Config& c) {
        "the discriminator's head also sees the standard deviation of its features across the batch"},
       {"text2img.film", &c.text2img.film, "true", {}, {},
        "FiLM: caption embedding and noise scale and shift every generator block (not only its input)"},
+      {"text2img.upsample", &c.text2img.upsample, "convtranspose", {}, {"convtranspose", "subpixel"},
+       "generator up-blocks: ConvTranspose2d(k4, s2) as is, or as one sub-pixel conv2d (same weights and result)"},
       {"text2img.mode_seeking", &c.text2img.mode_seeking, "1", {0, 1e6}, {},
        "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
       {"text2img.class_weight", &c.text2img.class_weight, "1", {0, 1e6}, {},
@@ -166,6 +174,8 @@ std::vector<Key> key_table(Config& c) {
        "BatchNorm statistics over the global batch of all ranks (else each rank's own batch)"},
       {"dist.timeout_s", &c.dist.timeout_s, "600", {1, kInf}, {},
        "seconds a collective may wait before the job aborts"},
+      {"dist.grad_dtype", &c.dist.grad_dtype, "fp32", {}, {"fp32", "bf16", "fp16"},
+       "dtype of the gradient buckets on the wire; bf16/fp16 halve the bytes, .grad stays float32"},
   };
 }
 // clang-format on

@@ -17,8 +17,12 @@ std::vector<const void*> keys_of(const std::vector<torch::Tensor>& params) {
 
 }  // namespace
 
-BucketReducer::BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch)
-    : comm_(comm), bucket_bytes_(static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0)), launch_(launch) {
+BucketReducer::BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch,
+                             c10::optional<torch::ScalarType> wire_dtype)
+    : comm_(comm),
+      bucket_bytes_(static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0)),
+      launch_(launch),
+      wire_dtype_(wire_dtype) {
   FG_CHECK(bucket_mb > 0, "config key 'dist.bucket_mb' must be positive, got ", bucket_mb);
   if (bucket_bytes_ < 1) bucket_bytes_ = 1;
 }
@@ -50,7 +54,8 @@ BucketReducer::Layout& BucketReducer::layout_for(const std::vector<torch::Tensor
              ") does not require grad; pass only the parameters this backward trains");
     FG_CHECK(!layout->where.count(p.unsafeGetTensorImpl()), "BucketReducer: parameter ", i,
              " appears twice in the set");
-    const int64_t bytes = p.numel() * p.element_size();
+    const int64_t bytes =
+        p.numel() * static_cast<int64_t>(c10::elementSize(wire_dtype_.value_or(p.scalar_type())));
     bool new_bucket = layout->buckets.empty();
     if (!new_bucket) {
       const Bucket& last = layout->buckets.back();
@@ -71,7 +76,8 @@ BucketReducer::Layout& BucketReducer::layout_for(const std::vector<torch::Tensor
   for (Bucket& bucket : layout->buckets) {
     const torch::Tensor& first = params[bucket.slots.front().param_index];
     const int64_t numel = bucket.slots.back().offset + bucket.slots.back().numel;
-    bucket.flat = torch::zeros({numel}, first.options().requires_grad(false));
+    bucket.flat = torch::zeros(
+        {numel}, first.options().dtype(wire_dtype_.value_or(first.scalar_type())).requires_grad(false));
     bucket.filled.assign(bucket.slots.size(), false);
   }
   return *layouts_.emplace(std::move(keys), std::move(layout)).first->second;
@@ -172,7 +178,7 @@ void BucketReducer::end(const std::vector<torch::Tensor>& params) {
       if (param.grad().defined()) {
         param.mutable_grad().copy_(averaged);
       } else {
-        param.mutable_grad() = averaged.clone();
+        param.mutable_grad() = averaged.to(param.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
       }
     }
   }

@@ -15,6 +15,7 @@ torch::optim::AdamOptions AdamSettings::options() const {
 
 GanOptions GanOptions::from(const Config& config, const std::string& phase) {
   GanOptions o;
+  o.amp = amp::parse(config.train.amp);
   if (phase == "img2text") {
     const auto& c = config.img2text;
     o.matching_aware = c.matching_aware;
@@ -30,6 +31,7 @@ GanOptions GanOptions::from(const Config& config, const std::string& phase) {
     o.class_weight = c.class_weight;
     o.augment = AugmentPolicy::parse(c.augment, "text2img.augment");
     o.ema_decay = c.ema_decay;
+    o.channels_last = config.train.channels_last;
   }
   return o;
 }
@@ -110,7 +112,16 @@ Text2ImgGan::Text2ImgGan(std::pair<models::Text2ImageGenerator, models::Text2Ima
                          const GanOptions& options, const AdamSettings& adam, torch::Device device)
     : Gan(networks.first.ptr(), networks.second.ptr(), options, adam, device),
       G(networks.first),
-      D(networks.second) {}
+      D(networks.second) {
+  if (options.channels_last) {
+    // In place (set_data), so the optimizers built above keep the same parameter tensors. A convolution
+    // whose weight is channels_last produces channels_last output, so the layout then carries through.
+    torch::NoGradGuard no_grad;
+    for (auto* net : {&generator(), &discriminator()})
+      for (auto& p : net->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
 
 torch::Tensor Text2ImgGan::run_generator(torch::nn::Module& generator, const torch::Tensor& embeddings,
                                          const torch::Tensor& noise) {
@@ -118,11 +129,15 @@ torch::Tensor Text2ImgGan::run_generator(torch::nn::Module& generator, const tor
 }
 
 torch::Tensor Text2ImgGan::discriminate(const torch::Tensor& images, const torch::Tensor& embeddings) {
+  if (options().channels_last)
+    return D->forward(images.contiguous(torch::MemoryFormat::ChannelsLast), embeddings);
   return D->forward(images, embeddings);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Text2ImgGan::discriminate_with_classes(
     const torch::Tensor& images, const torch::Tensor& embeddings) {
+  if (options().channels_last)
+    return D->forward_with_classes(images.contiguous(torch::MemoryFormat::ChannelsLast), embeddings);
   return D->forward_with_classes(images, embeddings);
 }
 

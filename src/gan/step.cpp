@@ -51,21 +51,41 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync, StepTimer* 
   const GanOptions& o = gan.options();
   StepStats stats;
 
-  // Discriminator update. The generator runs without a graph: its output is a constant here.
-  torch::Tensor fake;
+  const torch::DeviceType device = in.condition.device().type();
+
+  // Discriminator update. Its fake is a constant: without the mode-seeking term the G step needs exactly
+  // this generator output again (same weights, same input), so it is computed once, with a graph, and
+  // reused there; with the term the G step runs a different (doubled) batch, and this forward has no graph.
+  const bool reuse_fake = o.mode_seeking == 0;
+  torch::Tensor fake, fake_with_graph;
   {
-    torch::NoGradGuard no_grad;
-    fake = gan.generate(in.condition, in.noise);
+    amp::Region autocast(o.amp, device);
+    if (reuse_fake) {
+      RepeatedRunningStats twice(gan.generator());
+      fake_with_graph = gan.generate(in.condition, in.noise);
+      fake = fake_with_graph.detach();
+    } else {
+      torch::NoGradGuard no_grad;
+      fake = gan.generate(in.condition, in.noise);
+    }
   }
   const std::vector<torch::Tensor> d_params = gan.discriminator().parameters(true);
   gan.discriminator_optimizer().zero_grad();
-  const Judgement real = judge(gan, seen_by_d(gan, in, in.real, AugmentUse::Real), in.condition);
-  const torch::Tensor& real_logits = real.logits;
-  torch::Tensor fake_logits = gan.discriminate(seen_by_d(gan, in, fake, AugmentUse::Fake), in.condition);
-  torch::Tensor wrong_logits;
-  if (o.matching_aware)
-    wrong_logits =
-        gan.discriminate(seen_by_d(gan, in, in.wrong_sample, AugmentUse::Wrong), in.wrong_condition);
+  Judgement real;
+  torch::Tensor fake_logits, wrong_logits;
+  {
+    amp::Region autocast(o.amp, device);
+    real = judge(gan, seen_by_d(gan, in, in.real, AugmentUse::Real), in.condition);
+    fake_logits = gan.discriminate(seen_by_d(gan, in, fake, AugmentUse::Fake), in.condition);
+    if (o.matching_aware)
+      wrong_logits =
+          gan.discriminate(seen_by_d(gan, in, in.wrong_sample, AugmentUse::Wrong), in.wrong_condition);
+  }
+  // Losses in float32 whatever precision the forward ran in.
+  const torch::Tensor real_logits = real.logits.to(torch::kFloat32);
+  if (real.classes.defined()) real.classes = real.classes.to(torch::kFloat32);
+  fake_logits = fake_logits.to(torch::kFloat32);
+  if (wrong_logits.defined()) wrong_logits = wrong_logits.to(torch::kFloat32);
   stats.d_loss = discriminator_loss(o.loss, real_logits, fake_logits, wrong_logits);
   if (o.class_weight > 0) {
     stats.class_real = torch::cross_entropy_loss(real.classes, in.labels);
@@ -92,24 +112,33 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync, StepTimer* 
     // With the mode-seeking term: two samples per condition with independent noise, in one generator pass;
     // both must fool D, and the term rewards their difference.
     torch::Tensor fake_g, fake_g2;
-    if (o.mode_seeking > 0) {
-      const auto both =
-          gan.generate(torch::cat({in.condition, in.condition}), torch::cat({in.noise, in.noise2}));
-      fake_g = both.chunk(2)[0], fake_g2 = both.chunk(2)[1];
-    } else {
-      fake_g = gan.generate(in.condition, in.noise);
+    Judgement judged, judged_2;
+    {
+      amp::Region autocast(o.amp, device);
+      if (o.mode_seeking > 0) {
+        const auto both =
+            gan.generate(torch::cat({in.condition, in.condition}), torch::cat({in.noise, in.noise2}));
+        fake_g = both.chunk(2)[0], fake_g2 = both.chunk(2)[1];
+      } else {
+        fake_g = fake_with_graph;
+      }
+      judged = judge(gan, seen_by_d(gan, in, fake_g, AugmentUse::GeneratorFake), in.condition);
+      if (o.mode_seeking > 0)
+        judged_2 = judge(gan, seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition);
     }
-    const Judgement judged = judge(gan, seen_by_d(gan, in, fake_g, AugmentUse::GeneratorFake), in.condition);
-    torch::Tensor g_loss = generator_loss(o.loss, judged.logits);
+    fake_g = fake_g.to(torch::kFloat32);
+    torch::Tensor g_loss = generator_loss(o.loss, judged.logits.to(torch::kFloat32));
     torch::Tensor class_fake;
-    if (o.class_weight > 0) class_fake = torch::cross_entropy_loss(judged.classes, in.labels);
+    if (o.class_weight > 0)
+      class_fake = torch::cross_entropy_loss(judged.classes.to(torch::kFloat32), in.labels);
     if (o.mode_seeking > 0) {
-      const Judgement judged_2 =
-          judge(gan, seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition);
+      fake_g2 = fake_g2.to(torch::kFloat32);
       const auto change = output_change_per_noise(fake_g, fake_g2, in.noise, in.noise2);
-      g_loss = (g_loss + generator_loss(o.loss, judged_2.logits)) / 2 + o.mode_seeking / (change + 1e-5);
+      g_loss = (g_loss + generator_loss(o.loss, judged_2.logits.to(torch::kFloat32))) / 2 +
+               o.mode_seeking / (change + 1e-5);
       if (o.class_weight > 0)
-        class_fake = (class_fake + torch::cross_entropy_loss(judged_2.classes, in.labels)) / 2;
+        class_fake =
+            (class_fake + torch::cross_entropy_loss(judged_2.classes.to(torch::kFloat32), in.labels)) / 2;
       stats.mode_seeking = change.detach();
     }
     if (o.class_weight > 0) {
@@ -160,6 +189,29 @@ torch::Tensor discriminator_loss(Loss loss, const torch::Tensor& real_logits,
 
 torch::Tensor generator_loss(Loss loss, const torch::Tensor& fake_logits) {
   return loss == Loss::Hinge ? -fake_logits.mean() : bce_with_logits(fake_logits, 1.0);
+}
+
+RepeatedRunningStats::RepeatedRunningStats(torch::nn::Module& module) {
+  for (auto& m : module.modules(/*include_self=*/false)) {
+    auto* bn = m->as<torch::nn::BatchNorm2dImpl>();
+    if (!bn || !bn->is_training() || !bn->options.track_running_stats()) continue;
+    if (!bn->options.momentum()) {
+      // A cumulative average weighs by the batch count; two updates with one statistic are not one update.
+      // Such a module keeps its single update (none of fergan's networks has one).
+      continue;
+    }
+    const double m1 = *bn->options.momentum();
+    changed_.push_back({bn, m1});
+    bn->options.momentum(1 - (1 - m1) * (1 - m1));
+  }
+}
+
+RepeatedRunningStats::~RepeatedRunningStats() {
+  torch::NoGradGuard no_grad;
+  for (auto& [bn, momentum] : changed_) {
+    bn->options.momentum(momentum);
+    bn->num_batches_tracked += 1;
+  }
 }
 
 FrozenParameters::FrozenParameters(const torch::nn::Module& module) : params_(module.parameters(true)) {

@@ -29,6 +29,7 @@ Text2ImgOptions Text2ImgOptions::from(const Config& config) {
   o.minibatch_std = config.text2img.minibatch_std;
   o.film = config.text2img.film;
   o.num_classes = config.text2img.class_weight > 0 ? kNumEmotions : 0;
+  o.subpixel = config.text2img.upsample == "subpixel";
   o.validate();
   return o;
 }

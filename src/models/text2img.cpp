@@ -7,6 +7,7 @@
 
 #include "fergan/core/check.h"
 #include "fergan/models/spectral_norm.h"
+#include "fergan/models/subpixel_conv.h"
 
 namespace fergan::models {
 namespace nn = torch::nn;
@@ -54,7 +55,11 @@ void Text2ImageGeneratorImpl::reset() {
   if (options.film) film = register_module("film", nn::ModuleList());
   for (int64_t b = 0; b < options.num_scale_blocks(); ++b) {
     const int64_t out = std::max(channels / 2, kMinGenChannels);
-    blocks->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(channels, out, 4).stride(2).padding(1)));
+    if (options.subpixel)
+      blocks->push_back(SubPixelConvTranspose2d(channels, out));
+    else
+      blocks->push_back(
+          nn::ConvTranspose2d(nn::ConvTranspose2dOptions(channels, out, 4).stride(2).padding(1)));
     blocks->push_back(nn::BatchNorm2d(out));
     blocks->push_back(nn::ReLU());
     if (options.film) {

@@ -108,7 +108,11 @@ PhaseRunner::PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Con
     // end(), so every rank issues its collectives in the same order (see bucket_reducer.h).
     const auto launch =
         config.dist.sync_batchnorm ? dist::BucketLaunch::AtEnd : dist::BucketLaunch::DuringBackward;
-    auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb, launch);
+    // dist.grad_dtype: the dtype gradients travel in (fp32 = as they are).
+    c10::optional<torch::ScalarType> wire;
+    if (config.dist.grad_dtype == "bf16") wire = torch::kBFloat16;
+    if (config.dist.grad_dtype == "fp16") wire = torch::kHalf;
+    auto bucket = std::make_unique<dist::BucketReducer>(comm, config.dist.bucket_mb, launch, wire);
     bucket_reducer_ = bucket.get();
     grad_sync_ = std::move(bucket);
   } else {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "fergan/core/autocast.h"
 #include "fergan/core/check.h"
 #include "fergan/core/fsutil.h"
 #include "fergan/core/runtime.h"
@@ -26,6 +27,13 @@ int run_training(const Config& config, const TrainOptions& options, dist::Contex
   runtime::configure_threads(config.threads, ctx.local_size());
   const torch::Device device = runtime::select_device(config.device, ctx.local_rank());
   if (config.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  // cuDNN autotuning: every step has the same shapes, so the one-time search pays off from the first epoch.
+  // It picks algorithms by timing, which deterministic runs must not depend on.
+  if (device.is_cuda())
+    at::globalContext().setBenchmarkCuDNN(config.train.cudnn_benchmark && !config.deterministic);
+  if (amp::parse(config.train.amp) == amp::Mode::Bf16 && device.is_cpu() && !amp::cpu_has_native_bf16() &&
+      ctx.is_root())
+    spdlog::warn("train.amp: bf16 on a CPU without AVX512-BF16 is emulated and usually slower than fp32");
   // Initial weights: identical on every rank, and rank 0's are broadcast anyway.
   torch::manual_seed(config.seed);
 

@@ -260,3 +260,27 @@ TEST(GanStep, BadCombinationsAreErrors) {
   Text2ImgGan t(t2i(true, 0), matching(true), AdamSettings{}, torch::kCPU);
   EXPECT_THROW(train_step(t, text2img_view(make_batch(2, /*wrong=*/false, 0)), sync), Error);
 }
+
+TEST(GanStep, RepeatedRunningStatsEqualsTwoForwards) {
+  // One forward under RepeatedRunningStats leaves the running statistics of two identical forwards.
+  torch::manual_seed(13);
+  torch::nn::Sequential once(torch::nn::Conv2d(3, 4, 3), torch::nn::BatchNorm2d(4));
+  auto twice = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(once->clone());
+  auto plain = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(once->clone());
+  const auto x = torch::randn({5, 3, 6, 6}) * 3 + 1;
+  {
+    RepeatedRunningStats repeat(*once);
+    once->forward(x);
+  }
+  twice->forward(x);
+  twice->forward(x);
+  plain->forward(x);
+  auto* a = once[1]->as<torch::nn::BatchNorm2dImpl>();
+  auto* b = (*twice)[1]->as<torch::nn::BatchNorm2dImpl>();
+  auto* c = (*plain)[1]->as<torch::nn::BatchNorm2dImpl>();
+  EXPECT_TRUE(torch::allclose(a->running_mean, b->running_mean, 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(a->running_var, b->running_var, 1e-6, 1e-7));
+  EXPECT_EQ(a->num_batches_tracked.item<int64_t>(), 2);
+  EXPECT_EQ(*a->options.momentum(), 0.1);                                       // restored
+  EXPECT_FALSE(torch::allclose(c->running_mean, b->running_mean, 1e-3, 1e-4));  // one update is not two
+}

@@ -50,6 +50,9 @@ struct TrainConfig {
   int keep_last;
   std::string phase;
   bool step_timing;
+  std::string amp;
+  bool channels_last;
+  bool cudnn_benchmark;
 };
 
 struct Img2TextConfig {
@@ -79,6 +82,7 @@ struct Text2ImgConfig {
   bool spectral_norm;
   bool minibatch_std;
   bool film;
+  std::string upsample;
   double mode_seeking;
   double class_weight;
   std::vector<std::string> augment;
@@ -90,6 +94,7 @@ struct DistConfig {
   double bucket_mb;
   bool sync_batchnorm;
   double timeout_s;
+  std::string grad_dtype;
 };
 
 struct Config {

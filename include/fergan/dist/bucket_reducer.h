@@ -19,6 +19,10 @@
 // the ranks then pair different collectives, and MPI mixes buffers or NCCL hangs. With BucketLaunch::AtEnd
 // every bucket starts in end(), after backward (and all its BatchNorm collectives) has finished, so every
 // rank issues the same sequence; the price is that gradient communication no longer overlaps backward.
+//
+// `wire_dtype` (dist.grad_dtype): the buckets hold the gradients in this dtype (bfloat16 or float16 halve
+// the bytes all-reduced); each gradient is rounded once into its bucket and the average is written back to
+// .grad in the parameter's own dtype. Undefined: the parameters' dtype, no rounding.
 #pragma once
 
 #include <torch/torch.h>
@@ -40,7 +44,8 @@ enum class BucketLaunch { DuringBackward, AtEnd };
 
 class BucketReducer : public gan::GradSync {
  public:
-  BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch = BucketLaunch::DuringBackward);
+  BucketReducer(Communicator& comm, double bucket_mb, BucketLaunch launch = BucketLaunch::DuringBackward,
+                c10::optional<torch::ScalarType> wire_dtype = c10::nullopt);
   ~BucketReducer() override;
 
   // Replaces each param's .grad with the average of this backward's gradients over ranks (the GAN steps
@@ -91,6 +96,7 @@ class BucketReducer : public gan::GradSync {
   Communicator& comm_;
   int64_t bucket_bytes_;
   BucketLaunch launch_;
+  c10::optional<torch::ScalarType> wire_dtype_;
   std::map<std::vector<const void*>, std::unique_ptr<Layout>> layouts_;
   Layout* active_ = nullptr;
   std::unordered_map<const void*, bool> hooked_;

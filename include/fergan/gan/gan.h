@@ -14,6 +14,7 @@
 #include <string>
 #include <utility>
 
+#include "fergan/core/autocast.h"
 #include "fergan/core/config.h"
 #include "fergan/gan/augment.h"
 #include "fergan/gan/weight_average.h"
@@ -44,6 +45,8 @@ struct GanOptions {
   double class_weight = 0;      // weight of the auxiliary emotion classifier in D (AC-GAN); sample = image
   AugmentPolicy augment;        // DiffAugment of the samples D sees (image samples only)
   double ema_decay = 0;         // weight average of G (weight_average.h); 0 = none
+  amp::Mode amp = amp::Mode::None;  // train.amp: forward passes under bf16 autocast (losses in float32)
+  bool channels_last = false;       // Text->Image: 4-d weights and D's input images in NHWC memory format
   // {phase}.* of the config ("img2text" | "text2img").
   static GanOptions from(const Config& config, const std::string& phase);
 };

@@ -1,15 +1,18 @@
 // One GAN training step: a discriminator update, then a generator update, for either GAN (gan.h).
 //
-//   D step: fake = G(condition, noise) without a graph; real, fake (and, matching-aware, the wrong pair)
+//   D step: fake = G(condition, noise) as a constant; real, fake (and, matching-aware, the wrong pair)
 //           through D SEPARATELY (BatchNorm batch statistics depend on it), each augmented first when the GAN
 //           uses DiffAugment; d_loss (BCE or hinge) [+ class_weight x D's emotion cross-entropy on the real
 //           samples, from the same D pass]; zero_grad; sync.begin(D params); backward;
 //           sync.end(D params); D's optimizer step.
-//   G step: D's parameters frozen; zero_grad; fake = G(condition, noise) afresh (with the mode-seeking term,
-//           a second fake from noise2 in the same pass); g_loss = the adversarial loss [+ mode-seeking term]
+//   G step: D's parameters frozen; zero_grad; fake = G(condition, noise) (the D step's output and graph,
+//           which are the same function of the same weights; with the mode-seeking term, a fresh pass that
+//           also makes a second fake from noise2); g_loss = the adversarial loss [+ mode-seeking term]
 //           [+ supervised term] [+ auxiliary classifier term]; sync.begin(G params); backward; sync.end(G
 //           params); G's optimizer step; the weight average follows G.
-// With every option off this is exactly the original's step.
+// With every option off this is exactly the original's step (the generator's BatchNorm running statistics
+// included: RepeatedRunningStats). With GanOptions::amp the forward passes run under bf16 autocast
+// (core/autocast.h) and the losses in float32.
 // `sync` (grad_sync.h) is where data parallelism enters: it averages the gradients over all ranks between
 // backward and the optimizer step. The step's statistics stay on the device as 0-dim tensors, so the step
 // never forces a host sync; the trainer reads them when it logs.
@@ -68,6 +71,22 @@ torch::Tensor discriminator_loss(Loss loss, const torch::Tensor& real_logits,
                                  const torch::Tensor& fake_logits, const torch::Tensor& wrong_logits);
 // The generator's adversarial loss: BCE(fake,1), or -mean(fake) with the hinge loss.
 torch::Tensor generator_loss(Loss loss, const torch::Tensor& fake_logits);
+
+// While alive, each training-mode BatchNorm2d of `module` (with a momentum m) updates its running statistics
+// as if the forward had run twice: momentum 1 - (1 - m)^2, and one more batch counted on destruction. The
+// original loop runs the generator twice per step on the same batch with the same weights (once for the D
+// step, once for the G step), so its running statistics take two identical updates; train_step computes
+// that output once and keeps the running statistics (and so checkpoints) the original's.
+class RepeatedRunningStats {
+ public:
+  explicit RepeatedRunningStats(torch::nn::Module& module);
+  ~RepeatedRunningStats();
+  RepeatedRunningStats(const RepeatedRunningStats&) = delete;
+  RepeatedRunningStats& operator=(const RepeatedRunningStats&) = delete;
+
+ private:
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, double>> changed_;
+};
 
 // Sets requires_grad(false) on a module's parameters for its lifetime and restores each flag afterwards, so
 // the generator's backward does not fill the discriminator's gradients.

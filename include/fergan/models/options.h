@@ -34,6 +34,10 @@ struct Text2ImgOptions {
   bool minibatch_std = false;  // discriminator: a minibatch standard-deviation channel before the head
   bool film = false;           // generator: FiLM from (embedding, noise) after every up-block's BatchNorm
   int64_t num_classes = 0;     // discriminator: an emotion classifier head with this many classes; 0 = none
+  // generator: stride-2 up-blocks as SubPixelConvTranspose2d (subpixel_conv.h): the same parameters and
+  // function as ConvTranspose2d, computed as one conv2d (faster on small maps on the CPU with LibTorch 1.13,
+  // slower from 32x32 up)
+  bool subpixel = false;
 
   static Text2ImgOptions from(const Config& config);
 

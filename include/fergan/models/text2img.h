@@ -3,6 +3,8 @@
 // Text2ImageGenerator: Linear(latent[+noise] -> ngf*8 * 8*8) -> view [B, ngf*8, 8, 8] -> stride-2
 // ConvTranspose up-blocks (BatchNorm + ReLU, channels halving, not below 16) until image_size ->
 // ConvT(k3,s1,p1) -> Tanh. At 64x64, ngf 64, no noise, 3 channels: the original's 19,565,571 parameters.
+// With options.subpixel the stride-2 ConvTranspose2d layers are SubPixelConvTranspose2d (subpixel_conv.h):
+// same parameter names, shapes, initial values and function, computed faster.
 // With options.film, each up-block's BatchNorm output is modulated, x * (1 + scale) + shift, by a Linear of
 // the generator's input (caption embedding and noise), so that caption and noise reach every scale instead
 // of entering only through the first layer (FiLM, Perez et al. 2018; BigGAN's conditional BatchNorm).
