@@ -76,6 +76,9 @@ std::vector<Key> key_table(Config& c) {
        "drop each epoch's last incomplete global batch"},
       {"data.class_balanced", &c.data.class_balanced, "true", {}, {},
        "each epoch draws every emotion equally often (with replacement) instead of a permutation"},
+      {"data.balance_strength", &c.data.balance_strength, "1", {0, 1}, {},
+       "with class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
+       "0.5 = as the square root of n, 0 = as often as in the data"},
       {"captions.templates", &c.captions.templates,
        R"(["a person with a {} expression", "a photo of a {} face", "a face that looks {}", )"
        R"("a close-up photo of a {} person", "someone who looks {}"])", {}, {},

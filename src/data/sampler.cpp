@@ -7,6 +7,7 @@
 #include "fergan/data/rng.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace fergan::data {
@@ -26,6 +27,16 @@ DistributedSampler::DistributedSampler(int64_t dataset_size, SamplerOptions opti
   }
   members_.erase(std::remove_if(members_.begin(), members_.end(), [](const auto& m) { return m.empty(); }),
                  members_.end());
+  FG_CHECK(options.balance_strength >= 0 && options.balance_strength <= 1, "sampler: balance strength ",
+           options.balance_strength, " is outside [0, 1]");
+  if (!members_.empty() && options.balance_strength < 1) {
+    double total = 0;
+    for (const auto& m : members_) {
+      total += std::pow(static_cast<double>(m.size()), 1 - options.balance_strength);
+      class_cdf_.push_back(total);
+    }
+    for (auto& c : class_cdf_) c /= total;
+  }
 }
 
 std::vector<int64_t> DistributedSampler::global_order(int64_t epoch) const {
@@ -33,7 +44,16 @@ std::vector<int64_t> DistributedSampler::global_order(int64_t epoch) const {
   Rng rng(splitmix64(options_.seed) ^ splitmix64(0x5eed0000ull + static_cast<uint64_t>(epoch)));
   if (!members_.empty()) {
     for (auto& index : order) {
-      const auto& of_class = members_[rng.below(members_.size())];
+      // Equal class draws keep their exact integer draw, so strength 1 orders stay what they were.
+      size_t k = 0;
+      if (class_cdf_.empty()) {
+        k = rng.below(members_.size());
+      } else {
+        const double u = rng.uniform();
+        k = std::min<size_t>(std::upper_bound(class_cdf_.begin(), class_cdf_.end(), u) - class_cdf_.begin(),
+                             members_.size() - 1);
+      }
+      const auto& of_class = members_[k];
       index = of_class[rng.below(of_class.size())];
     }
     return order;

@@ -52,6 +52,7 @@ data::SamplerOptions sampler_options(const Config& config, const dist::Context& 
   so.shuffle = config.data.shuffle;
   so.drop_last = config.data.drop_last;
   if (config.data.class_balanced) so.class_labels = dataset.labels();
+  so.balance_strength = config.data.balance_strength;
   return so;
 }
 

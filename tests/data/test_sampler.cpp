@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -124,6 +125,47 @@ TEST(Sampler, ClassBalancedDrawsEveryClassAlike) {
   }
   o.class_labels.pop_back();
   EXPECT_THROW(DistributedSampler(1000, o), fergan::Error);
+}
+
+TEST(Sampler, BalanceStrengthDrawsClassesAsCountToTheOneMinusStrength) {
+  // Classes of 900, 90 and 10 samples: strength 0.5 draws them as sqrt(900) : sqrt(90) : sqrt(10)
+  // = 30 : 9.49 : 3.16, strength 0 as 900 : 90 : 10 (the data's own shares, with replacement).
+  std::vector<int64_t> labels(1000, 0);
+  for (int64_t i = 900; i < 990; ++i) labels[i] = 1;
+  for (int64_t i = 990; i < 1000; ++i) labels[i] = 2;
+  for (double strength : {0.5, 0.0}) {
+    SCOPED_TRACE("strength " + std::to_string(strength));
+    auto o = opts(5, 0, 1, 10);
+    o.class_labels = labels;
+    o.balance_strength = strength;
+    DistributedSampler s(1000, o);
+    std::vector<double> weight = {std::pow(900.0, 1 - strength), std::pow(90.0, 1 - strength),
+                                  std::pow(10.0, 1 - strength)};
+    const double total = weight[0] + weight[1] + weight[2];
+    std::vector<int64_t> per_class(3, 0);
+    const int64_t epochs = 20;
+    for (int64_t epoch = 0; epoch < epochs; ++epoch)
+      for (auto i : s.rank_indices(epoch)) ++per_class[labels[i]];
+    for (int k = 0; k < 3; ++k) {
+      const double expected = 1000.0 * epochs * weight[k] / total;
+      EXPECT_NEAR(per_class[k], expected, 5 * std::sqrt(expected) + 1) << "class " << k;
+    }
+    // Still a draw with replacement over one process's order, split across ranks as before.
+    auto o1 = o;
+    o1.world = 2;
+    o1.rank = 1;
+    const auto one = s.rank_indices(3), r1 = DistributedSampler(1000, o1).rank_indices(3);
+    for (size_t k = 0; k < r1.size(); ++k) EXPECT_EQ(r1[k], one[2 * k + 1]);
+  }
+  // Strength 1 is the equal draw, unchanged.
+  auto equal = opts(5, 0, 1, 10), explicit_one = equal;
+  equal.class_labels = explicit_one.class_labels = labels;
+  explicit_one.balance_strength = 1;
+  EXPECT_EQ(DistributedSampler(1000, equal).rank_indices(2),
+            DistributedSampler(1000, explicit_one).rank_indices(2));
+  auto bad = equal;
+  bad.balance_strength = 1.5;
+  EXPECT_THROW(DistributedSampler(1000, bad), fergan::Error);
 }
 
 // A mid-epoch stop after b batches on W0 ranks, resumed on W1 ranks from the global offset b*B*W0: the

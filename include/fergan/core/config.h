@@ -32,6 +32,7 @@ struct DataConfig {
   bool shuffle;
   bool drop_last;
   bool class_balanced;
+  double balance_strength;
 };
 
 struct CaptionConfig {
