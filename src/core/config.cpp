@@ -76,7 +76,7 @@ std::vector<Key> key_table(Config& c) {
        "drop each epoch's last incomplete global batch"},
       {"data.class_balanced", &c.data.class_balanced, "true", {}, {},
        "each epoch draws every emotion equally often (with replacement) instead of a permutation"},
-      {"data.balance_strength", &c.data.balance_strength, "1", {0, 1}, {},
+      {"data.balance_strength", &c.data.balance_strength, "0.5", {0, 1}, {},
        "with class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
        "0.5 = as the square root of n, 0 = as often as in the data"},
       {"captions.templates", &c.captions.templates,
@@ -122,7 +122,7 @@ std::vector<Key> key_table(Config& c) {
        "weight of the generator's supervised term 1 - cos(G(image), true caption embedding); 0 = none"},
       {"img2text.flip", &c.img2text.flip, "false", {}, {},
        "each training face is mirrored left-right with probability 1/2 (a seeded draw per sample and epoch)"},
-      {"img2text.ema_decay", &c.img2text.ema_decay, "0", {0, 0.999999}, {},
+      {"img2text.ema_decay", &c.img2text.ema_decay, "0.999", {0, 0.999999}, {},
        "decay of the generator's weight average (what infer/eval use); 0 = none"},
       {"text2img.epochs", &c.text2img.epochs, "50", {0, kInf}, {},
        "training epochs of the Text->Image GAN"},
