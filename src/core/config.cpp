@@ -75,7 +75,7 @@ std::vector<Key> key_table(Config& c) {
       {"data.drop_last", &c.data.drop_last, "false", {}, {},
        "drop each epoch's last incomplete global batch"},
       {"data.class_balanced", &c.data.class_balanced, "true", {}, {},
-       "each epoch draws every emotion equally often (with replacement) instead of a permutation"},
+       "each epoch draws emotions with replacement, weighted by data.balance_strength, instead of a permutation"},
       {"data.balance_strength", &c.data.balance_strength, "0.5", {0, 1}, {},
        "with class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
        "0.5 = as the square root of n, 0 = as often as in the data"},
