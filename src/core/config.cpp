@@ -75,10 +75,8 @@ std::vector<Key> key_table(Config& c) {
       {"data.drop_last", &c.data.drop_last, "false", {}, {},
        "drop each epoch's last incomplete global batch"},
       {"data.class_balanced", &c.data.class_balanced, "true", {}, {},
-       "each epoch draws emotions with replacement, weighted by data.balance_strength, instead of a permutation"},
-      {"data.balance_strength", &c.data.balance_strength, "0.5", {0, 1}, {},
-       "with class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
-       "0.5 = as the square root of n, 0 = as often as in the data"},
+       "each epoch draws emotions with replacement, weighted by img2text/text2img.balance_strength, instead of a "
+       "permutation"},
       {"captions.templates", &c.captions.templates,
        R"(["a person with a {} expression", "a photo of a {} face", "a face that looks {}", )"
        R"("a close-up photo of a {} person", "someone who looks {}"])", {}, {},
@@ -130,6 +128,9 @@ std::vector<Key> key_table(Config& c) {
        "each training face is mirrored left-right with probability 1/2 (a seeded draw per sample and epoch)"},
       {"img2text.ema_decay", &c.img2text.ema_decay, "0.999", {0, 0.999999}, {},
        "decay of the generator's weight average (what infer/eval use); 0 = none"},
+      {"img2text.balance_strength", &c.img2text.balance_strength, "0.5", {0, 1}, {},
+       "with data.class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
+       "0.5 = as the square root of n, 0 = as often as in the data"},
       {"text2img.epochs", &c.text2img.epochs, "50", {0, kInf}, {},
        "training epochs of the Text->Image GAN"},
       {"text2img.latent_dim", &c.text2img.latent_dim, "512", {1, 65536}, {},
@@ -169,6 +170,9 @@ std::vector<Key> key_table(Config& c) {
        "DiffAugment of every image the discriminator sees: any of translation, cutout, color"},
       {"text2img.ema_decay", &c.text2img.ema_decay, "0.999", {0, 0.999999}, {},
        "decay of the generator's weight average (what infer/eval and the sample grids use); 0 = none"},
+      {"text2img.balance_strength", &c.text2img.balance_strength, "1", {0, 1}, {},
+       "with data.class_balanced: an emotion of n faces is drawn in proportion to n^(1 - this): 1 = all alike, "
+       "0.5 = as the square root of n, 0 = as often as in the data"},
       {"dist.backend", &c.dist.backend, "auto", {}, {"auto", "mpi", "nccl"},
        "gradient all-reduce; auto = nccl for CUDA tensors, mpi for CPU tensors"},
       {"dist.bucket_mb", &c.dist.bucket_mb, "25", {0.001, 4096}, {},
@@ -405,9 +409,10 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
 }
 
 Config parse_saved_config(const std::string& yaml_text, const std::string& origin) {
-  // Written into every run's config.yaml and checkpoint by earlier versions; read by no program.
+  // Written into every run's config.yaml and checkpoint by earlier versions; read by no program now
+  // (data.balance_strength became one key per GAN, and only the trainer's sampler reads those).
   const std::pair<const char*, const char*> retired[] = {
-      {"data", "root"}, {"clip", "weights"}, {"clip", "vocab"}};
+      {"data", "root"}, {"clip", "weights"}, {"clip", "vocab"}, {"data", "balance_strength"}};
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);

@@ -42,7 +42,7 @@ PhaseInfo PhaseInfo::of(const Config& c, const std::string& phase) {
 
 namespace {
 
-data::SamplerOptions sampler_options(const Config& config, const dist::Context& ctx,
+data::SamplerOptions sampler_options(const Config& config, const std::string& phase, const dist::Context& ctx,
                                      const data::ShardDataset& dataset) {
   data::SamplerOptions so;
   so.seed = config.seed;
@@ -52,7 +52,8 @@ data::SamplerOptions sampler_options(const Config& config, const dist::Context& 
   so.shuffle = config.data.shuffle;
   so.drop_last = config.data.drop_last;
   if (config.data.class_balanced) so.class_labels = dataset.labels();
-  so.balance_strength = config.data.balance_strength;
+  so.balance_strength =
+      phase == "img2text" ? config.img2text.balance_strength : config.text2img.balance_strength;
   return so;
 }
 
@@ -96,7 +97,7 @@ PhaseRunner::PhaseRunner(const Config& config, const PhaseInfo& phase, dist::Con
       dataset_(dataset),
       gan_(gan::make_gan(config, phase.name, device)),
       inputs_(config, phase.name, dataset.caption_labels(), dataset.caption_embeddings(), device),
-      sampler_(dataset.size(), sampler_options(config, ctx, dataset)) {
+      sampler_(dataset.size(), sampler_options(config, phase.name, ctx, dataset)) {
   const int64_t dim = inputs_.caption_embeddings().size(1);
   FG_CHECK(dim == phase.latent_dim, "shards in '", config.data.shards, "' hold ", dim,
            "-d caption embeddings but ", phase.name, ".latent_dim is ", phase.latent_dim, " (set --set ",

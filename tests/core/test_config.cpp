@@ -71,9 +71,10 @@ TEST(Config, EveryKeyIsDescribed) {
 // A checkpoint written before those keys were removed still loads: its embedded config names them.
 TEST(Config, SavedConfigsOfEarlierVersionsLoad) {
   const std::string saved =
-      "seed: 7\ndata:\n  root: \"data/fer2013\"\n  split: \"test\"\n"
+      "seed: 7\ndata:\n  root: \"data/fer2013\"\n  split: \"test\"\n  balance_strength: 0.25\n"
       "clip:\n  weights: \"\"\n  vocab: \"\"\ntext2img:\n  image_size: 64\n";
   EXPECT_NE(error_of(saved).find("data.root"), std::string::npos);
+  EXPECT_NE(error_of("data:\n  balance_strength: 0.5\n").find("data.balance_strength"), std::string::npos);
   const auto c = fergan::parse_saved_config(saved, "checkpoint");
   EXPECT_EQ(c.seed, 7u);
   EXPECT_EQ(c.data.split, "test");

@@ -14,13 +14,13 @@ base_args() { tiny_args "$1"; echo --set data.max_samples=32 --set img2text.epoc
 # damps that noise: one process at threads=2 against threads=1 on the same batches then differs by 0.066
 # relative (a GroupNorm bias), as much as 2 ranks against 1, so these sections set the weight to 1, where
 # 2 ranks x 4 and 1 x 8 agree to 3.9e-7 (measured 2026-12-02) and a wrong split would still show as O(1).
-# They also draw every emotion alike (data.balance_strength 1): with the default 0.5 the two runs' losses still
+# They also draw every emotion alike (balance_strength 1): with the default 0.5 the two runs' losses still
 # agree to 1e-7 at every one of the 14 steps (the same samples, measured 2026-12-02), but one GroupNorm shift
 # (features.7.bias, near zero) ends 5.4e-3 apart relative, float32 noise again; the sampler's split across
 # ranks at 0.5 is checked exactly by Sampler.BalanceStrengthDrawsClassesAsCountToTheOneMinusStrength.
 equivalence_args() {
   base_args "$1"
-  echo --set train.adam_eps=1e-3 --set img2text.supervised_weight=1 --set data.balance_strength=1
+  echo --set train.adam_eps=1e-3 --set img2text.supervised_weight=1 --set img2text.balance_strength=1 --set text2img.balance_strength=1
 }
 
 # epoch_losses_agree A B: both metrics.jsonl files hold 2 epoch records whose losses and D outputs agree to 1e-5.

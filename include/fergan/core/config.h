@@ -32,7 +32,6 @@ struct DataConfig {
   bool shuffle;
   bool drop_last;
   bool class_balanced;
-  double balance_strength;
 };
 
 struct CaptionConfig {
@@ -66,6 +65,7 @@ struct Img2TextConfig {
   double supervised_weight;
   bool flip;
   double ema_decay;
+  double balance_strength;
 };
 
 struct Text2ImgConfig {
@@ -88,6 +88,7 @@ struct Text2ImgConfig {
   double class_weight;
   std::vector<std::string> augment;
   double ema_decay;
+  double balance_strength;
 };
 
 struct DistConfig {
