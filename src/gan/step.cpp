@@ -7,6 +7,13 @@ namespace fergan::gan {
 
 namespace {
 
+// A bf16/fp16 activation of an autocast forward, widened so that losses (and their gradients) are computed in
+// float32; float32 and float64 tensors pass through untouched.
+torch::Tensor full_precision(const torch::Tensor& t) {
+  const auto type = t.scalar_type();
+  return type == torch::kBFloat16 || type == torch::kHalf ? t.to(torch::kFloat32) : t;
+}
+
 void check_inputs(const Gan& gan, const StepInputs& in) {
   const GanOptions& o = gan.options();
   FG_CHECK(in.condition.defined() && in.real.defined(), "train_step: condition and real are required");
@@ -82,10 +89,10 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync, StepTimer* 
           gan.discriminate(seen_by_d(gan, in, in.wrong_sample, AugmentUse::Wrong), in.wrong_condition);
   }
   // Losses in float32 whatever precision the forward ran in.
-  const torch::Tensor real_logits = real.logits.to(torch::kFloat32);
-  if (real.classes.defined()) real.classes = real.classes.to(torch::kFloat32);
-  fake_logits = fake_logits.to(torch::kFloat32);
-  if (wrong_logits.defined()) wrong_logits = wrong_logits.to(torch::kFloat32);
+  const torch::Tensor real_logits = full_precision(real.logits);
+  if (real.classes.defined()) real.classes = full_precision(real.classes);
+  fake_logits = full_precision(fake_logits);
+  if (wrong_logits.defined()) wrong_logits = full_precision(wrong_logits);
   stats.d_loss = discriminator_loss(o.loss, real_logits, fake_logits, wrong_logits);
   if (o.class_weight > 0) {
     stats.class_real = torch::cross_entropy_loss(real.classes, in.labels);
@@ -126,19 +133,18 @@ StepStats train_step(Gan& gan, const StepInputs& in, GradSync& sync, StepTimer* 
       if (o.mode_seeking > 0)
         judged_2 = judge(gan, seen_by_d(gan, in, fake_g2, AugmentUse::GeneratorFake2), in.condition);
     }
-    fake_g = fake_g.to(torch::kFloat32);
-    torch::Tensor g_loss = generator_loss(o.loss, judged.logits.to(torch::kFloat32));
+    fake_g = full_precision(fake_g);
+    torch::Tensor g_loss = generator_loss(o.loss, full_precision(judged.logits));
     torch::Tensor class_fake;
-    if (o.class_weight > 0)
-      class_fake = torch::cross_entropy_loss(judged.classes.to(torch::kFloat32), in.labels);
+    if (o.class_weight > 0) class_fake = torch::cross_entropy_loss(full_precision(judged.classes), in.labels);
     if (o.mode_seeking > 0) {
-      fake_g2 = fake_g2.to(torch::kFloat32);
+      fake_g2 = full_precision(fake_g2);
       const auto change = output_change_per_noise(fake_g, fake_g2, in.noise, in.noise2);
-      g_loss = (g_loss + generator_loss(o.loss, judged_2.logits.to(torch::kFloat32))) / 2 +
+      g_loss = (g_loss + generator_loss(o.loss, full_precision(judged_2.logits))) / 2 +
                o.mode_seeking / (change + 1e-5);
       if (o.class_weight > 0)
         class_fake =
-            (class_fake + torch::cross_entropy_loss(judged_2.classes.to(torch::kFloat32), in.labels)) / 2;
+            (class_fake + torch::cross_entropy_loss(full_precision(judged_2.classes), in.labels)) / 2;
       stats.mode_seeking = change.detach();
     }
     if (o.class_weight > 0) {
