@@ -159,7 +159,7 @@ std::vector<Key> key_table(Config& c) {
        "the discriminator's head also sees the standard deviation of its features across the batch"},
       {"text2img.film", &c.text2img.film, "true", {}, {},
        "FiLM: caption embedding and noise scale and shift every generator block (not only its input)"},
-      {"text2img.upsample", &c.text2img.upsample, "convtranspose", {}, {"convtranspose", "subpixel"},
+      {"text2img.upsample", &c.text2img.upsample, "subpixel", {}, {"convtranspose", "subpixel"},
        "generator up-blocks: ConvTranspose2d(k4, s2) as is, or as one sub-pixel conv2d (same weights and result)"},
       {"text2img.mode_seeking", &c.text2img.mode_seeking, "1", {0, 1e6}, {},
        "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
