@@ -144,7 +144,9 @@ StepFlops training_step_flops(const Config& config, const std::string& phase) {
   f.d_step = f.generator_forward + (matching_aware ? 3 : 2) * d_pass;
   const double g_pass = f.generator_forward + backward_flops(g, /*trained=*/true) + f.discriminator_forward +
                         backward_flops(d, /*trained=*/false);
-  f.g_step = (mode_seeking ? 2 : 1) * g_pass;
+  // Without the mode-seeking term the G step reuses the D step's generator output and graph: no second
+  // forward.
+  f.g_step = mode_seeking ? 2 * g_pass : g_pass - f.generator_forward;
   return f;
 }
 

@@ -48,9 +48,9 @@ double forward_flops(const std::vector<LayerFlops>& layers);
 double backward_flops(const std::vector<LayerFlops>& layers, bool trained);
 
 // FLOPs per training sample of one step of a phase ("img2text" | "text2img") under `config`: the D step (G
-// forward without a graph; D forward and backward on real, fake, and mismatched pairs when matching-aware)
-// and the G step (G forward and backward, D forward and input-gradient backward; twice with the
-// mode-seeking term, which runs two noise draws per sample).
+// forward; D forward and backward on real, fake, and mismatched pairs when matching-aware) and the G step
+// (G backward, D forward and input-gradient backward; the G forward is the D step's, reused; with the
+// mode-seeking term a fresh G forward and all of it twice, for two noise draws per sample).
 struct StepFlops {
   double generator_forward = 0, discriminator_forward = 0;  // one forward pass per sample
   double d_step = 0, g_step = 0;
