@@ -20,6 +20,7 @@
 
 #include "fergan/core/autocast.h"
 #include "fergan/core/check.h"
+#include "fergan/core/cli.h"
 #include "fergan/core/logging.h"
 #include "fergan/core/runtime.h"
 #include "fergan/models/subpixel_conv.h"
@@ -57,25 +58,16 @@ int main(int argc, char** argv) {
     int threads = 0;
     double seconds = 1;
     bool bf16 = false, channels_last = false;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        FG_CHECK(i + 1 < argc, "bench_convt: ", a, " needs a value");
-        return argv[++i];
-      };
-      if (a == "--batch")
-        batch = std::stoll(value());
-      else if (a == "--threads")
-        threads = std::stoi(value());
-      else if (a == "--seconds")
-        seconds = std::stod(value());
-      else if (a == "--bf16")
-        bf16 = true;
-      else if (a == "--channels-last")
-        channels_last = true;
-      else
-        fail(str("bench_convt: unknown option ", a));
-    }
+    CLI::App app("ConvTranspose2d against SubPixelConvTranspose2d at the generator's shapes.", "bench_convt");
+    cli::configure(app, cli::common_exit_codes());
+    app.add_option("--batch", batch, "batch size")->check(cli::integer<int64_t>(1))->capture_default_str();
+    app.add_option("--threads", threads, "intra-op threads (0 = all cores)")
+        ->check(cli::integer<int>(0))
+        ->capture_default_str();
+    app.add_option("--seconds", seconds, "time per measurement")->capture_default_str();
+    app.add_flag("--bf16", bf16, "the sub-pixel column also under bf16 autocast");
+    app.add_flag("--channels-last", channels_last, "inputs in NHWC memory format");
+    if (const auto code = cli::parse(app, argc, argv)) return *code;
     threads = runtime::configure_threads(threads);
     torch::manual_seed(0);
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fergan/core/check.h"
+#include "fergan/core/cli.h"
 #include "fergan/core/config.h"
 #include "fergan/core/logging.h"
 #include "fergan/core/runtime.h"
@@ -79,26 +80,16 @@ int main(int argc, char** argv) {
     std::string config_path, profile_path;
     std::vector<std::string> overrides;
     int steps = 10, threads = 0;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        FG_CHECK(i + 1 < argc, "bench_step: ", a, " needs a value");
-        return argv[++i];
-      };
-      if (a == "--config")
-        config_path = value();
-      else if (a == "--set")
-        overrides.push_back(value());
-      else if (a == "--steps")
-        steps = std::stoi(value());
-      else if (a == "--threads")
-        threads = std::stoi(value());
-      else if (a == "--profile")
-        profile_path = value();
-      else
-        fail(str("bench_step: unknown option ", a));
-    }
-    FG_CHECK(!config_path.empty(), "bench_step: --config FILE is required");
+    CLI::App app("The Text->Image training step alone: images/s and model GFLOP/s.", "bench_step");
+    cli::configure(app, cli::common_exit_codes());
+    app.add_option("--config", config_path, "configuration file")->type_name("FILE")->required();
+    app.add_option("--set", overrides, "a.b=value override (repeatable)")->type_name("KEY=VALUE");
+    app.add_option("--steps", steps, "timed steps")->check(cli::integer<int>(1))->capture_default_str();
+    app.add_option("--threads", threads, "intra-op threads (0 = all cores)")
+        ->check(cli::integer<int>(0))
+        ->capture_default_str();
+    app.add_option("--profile", profile_path, "chrome://tracing file of one more step")->type_name("FILE");
+    if (const auto code = cli::parse(app, argc, argv)) return *code;
     const Config config = load_config(config_path, overrides);
     threads = runtime::configure_threads(threads);
     torch::manual_seed(config.seed);
