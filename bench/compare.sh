@@ -14,6 +14,9 @@
 #                           a setting already run)
 #   BENCH_PHASES ["img2text text2img"]
 #   BENCH_REF_WORKERS [2]   the reference's DataLoader worker processes
+#   BENCH_VARIANTS [""]     extra fergan runs at the last of BENCH_THREADS, each NAME:KEY=VALUE[,KEY=VALUE...],
+#                           space-separated, e.g. "subpixel:text2img.upsample=subpixel bf16:train.amp=bf16";
+#                           each gets its own rows against the same reference run
 #   BENCH_WORK [build/bench_compare]  scratch: the unpacked images, the subset, shards, runs, results.jsonl
 #   BUILD [build]           fergan's build directory (needs fergan_dist, data_prep, bench_sgemm, fergan_flops)
 #   FERGAN_SHARED_DIR [../shared]     holds data/fer2013/fer2013_images.tar.gz
@@ -28,6 +31,7 @@ THREADS=${BENCH_THREADS:-"1 2"}
 DEFAULTS=${BENCH_DEFAULTS:-1}
 PHASES=${BENCH_PHASES:-"img2text text2img"}
 WORKERS=${BENCH_REF_WORKERS:-2}
+VARIANTS=${BENCH_VARIANTS:-}
 WORK=${BENCH_WORK:-build/bench_compare}
 BUILD=${BUILD:-build}
 SHARED=${FERGAN_SHARED_DIR:-../shared}
@@ -100,15 +104,19 @@ run_reference() {  # threads-flag resolved-threads phase setting
   $PY bench/compare_report.py record reference "$setting" "$phase" "$resolved" "$out" >> "$RESULTS"
 }
 
-run_fergan() {
-  local flag=$1 resolved=$2 phase=$3 setting=$4 key="$2:$3"
-  local run=$WORK/runs/fergan_t${resolved}_$phase
+run_fergan() {  # threads-flag resolved-threads phase setting [variant-name KEY=VALUE...]
+  local flag=$1 resolved=$2 phase=$3 setting=$4 variant=${5:-}
+  shift 4 && [ -n "$variant" ] && shift
+  local key="$resolved:$phase:$variant" run=$WORK/runs/fergan_t${resolved}_$phase${variant:+_$variant}
+  local extra=()
+  for kv in "$@"; do extra+=(--set "$kv"); done
   if [ -z "${done_fergan[$key]:-}" ]; then
     rm -rf "$run" && mkdir -p "$run"
-    measure "fergan, $phase, $resolved thread(s)" "$run/console.log" \
+    measure "fergan, $phase, $resolved thread(s)${variant:+, $variant}" "$run/console.log" \
       "$BIN/fergan_dist" --config config/original.yaml --phase "$phase" \
       --set "data.shards=$SHARDS" --set "img2text.epochs=$EPOCHS" --set "text2img.epochs=$EPOCHS" \
-      --set "threads=$flag" --set train.step_timing=true --set "run_dir=$run" --set "checkpoint_dir=$run/checkpoints"
+      --set "threads=$flag" --set train.step_timing=true --set "run_dir=$run" --set "checkpoint_dir=$run/checkpoints" \
+      "${extra[@]}"
     done_fergan[$key]=1
   fi
   $PY bench/compare_report.py record fergan "$setting" "$phase" "$resolved" "$run/console.log" >> "$RESULTS"
@@ -130,6 +138,15 @@ for t in $THREADS; do
   for phase in $PHASES; do
     run_reference "$t" "$t" "$phase" "equal threads"
     run_fergan "$t" "$t" "$phase" "equal threads"
+  done
+done
+last_threads=${THREADS##* }
+for v in $VARIANTS; do
+  name=${v%%:*}
+  IFS=, read -r -a sets <<< "${v#*:}"
+  for phase in $PHASES; do
+    run_reference "$last_threads" "$last_threads" "$phase" "equal threads, fergan $name"
+    run_fergan "$last_threads" "$last_threads" "$phase" "equal threads, fergan $name" "$name" "${sets[@]}"
   done
 done
 if [ "$DEFAULTS" = 1 ]; then
