@@ -23,7 +23,8 @@ equivalence_args() {
   echo --set train.adam_eps=1e-3 --set img2text.supervised_weight=1 --set img2text.balance_strength=1 --set text2img.balance_strength=1
 }
 
-# epoch_losses_agree A B: both metrics.jsonl files hold 2 epoch records whose losses and D outputs agree to 1e-5.
+# epoch_losses_agree A B: both metrics.jsonl files hold 2 epoch records whose losses and D outputs agree to 1e-5
+# relative, 1e-6 absolute.
 epoch_losses_agree() {
   python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -33,8 +34,8 @@ a, b = epochs(sys.argv[1]), epochs(sys.argv[2])
 assert len(a) == len(b) == 2
 for x, y in zip(a, b):
     for k in ("d_loss", "g_loss", "d_real", "d_fake"):
-        rel = abs(x[k] - y[k]) / max(abs(x[k]), 1e-12)
-        assert rel < 1e-5, (k, x[k], y[k], rel)
+        # allclose: a hinge G loss can sit near 0 (-6.8e-4), where relative error measures only cancellation
+        assert abs(x[k] - y[k]) <= 1e-5 * abs(x[k]) + 1e-6, (k, x[k], y[k])
 PY
 }
 
@@ -83,9 +84,14 @@ t2i_ignore='^(net\.[036]\.bias|net\.[147]\.running_mean|features\.[25]\.bias|fea
 # The auxiliary classifier term is off here too: with it np2 and np1 differ by 5.7e-3 relative after 4 steps
 # (film.0.bias, measured 2026-12-02), which is not yet explained (float32 noise amplified, as the supervised term
 # does for Image->Text, or a per-rank quantity); until it is, this section checks synchronized BatchNorm alone.
+# So is D's minibatch standard deviation, and Adam's eps is 1e-3 as in section 1. Measured 2026-12-03 with the
+# sub-pixel generator (the default): with both as configured, film.0.weight ends 1.3e-2 apart; with eps 1e-3
+# alone 2.0e-4 (the same with ConvTranspose2d), and without DiffAugment or without the minibatch deviation
+# 6e-6: translation and cutout leave zeros that make a group's variance ~0, where sqrt(var + 1e-8) multiplies
+# float32 rounding by up to 5e3. With both changes: 5.8e-6 (G), 1.4e-7 (D); without sync 0.34 (G), 1.0e-3 (D).
 t2i_args() { tiny_args "$1"; echo --set data.max_samples=16 --set text2img.epochs=2 --set train.save_interval=1 \
   --set text2img.ngf=16 --set text2img.ndf=16 --set text2img.mode_seeking=0 --set text2img.class_weight=0 \
-  --phase text2img; }
+  --set text2img.minibatch_std=false --set train.adam_eps=1e-3 --phase text2img; }
 # shellcheck disable=SC2046
 "$BIN/fergan_dist" --config "$SRC/config/default.yaml" $(t2i_args "$TMP/t2i_one") --set train.batch_size=8 \
   >"$TMP/t2i_one.log" 2>&1 || { cat "$TMP/t2i_one.log"; fail "text2img single process"; }
