@@ -20,6 +20,7 @@
 #include "fergan/clip/preprocess.h"
 #include "fergan/clip/tokenizer.h"
 #include "fergan/core/check.h"
+#include "fergan/core/cli.h"
 #include "fergan/core/logging.h"
 
 using namespace fergan;
@@ -54,23 +55,19 @@ int main(int argc, char** argv) {
     double seconds = 2;
     int threads = 0;
     int64_t text_batch = 16, image_batch = 4;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        FG_CHECK(i + 1 < argc, "bench_clip: ", a, " needs a value");
-        return argv[++i];
-      };
-      if (a == "--seconds")
-        seconds = std::stod(value());
-      else if (a == "--threads")
-        threads = std::stoi(value());
-      else if (a == "--text-batch")
-        text_batch = std::stoll(value());
-      else if (a == "--image-batch")
-        image_batch = std::stoll(value());
-      else
-        fail(str("bench_clip: unknown option '", a, "'"));
-    }
+    CLI::App app("CLIP captions/s and images/s for ViT-B/32-sized towers with random weights.", "bench_clip");
+    cli::configure(app, cli::common_exit_codes());
+    app.add_option("--seconds", seconds, "time per measurement")->capture_default_str();
+    app.add_option("--threads", threads, "intra-op threads (0 = LibTorch's default)")
+        ->check(cli::integer<int>(0))
+        ->capture_default_str();
+    app.add_option("--text-batch", text_batch, "captions per call")
+        ->check(cli::integer<int64_t>(1))
+        ->capture_default_str();
+    app.add_option("--image-batch", image_batch, "images per call")
+        ->check(cli::integer<int64_t>(1))
+        ->capture_default_str();
+    if (const auto code = cli::parse(app, argc, argv)) return *code;
     if (threads > 0) torch::set_num_threads(threads);
     const char* shared = std::getenv("FERGAN_SHARED_DIR");
     const std::string vocab =
