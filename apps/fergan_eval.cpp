@@ -56,9 +56,16 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     app.add_option("--clip-vocab", o.clip_vocab, "the CLIP BPE vocabulary (with --clip-weights)")
         ->type_name("FILE");
-    app.add_option("--weights", o.weights,
-                   "average: the generator's weight average when the checkpoint has one; trained: its weights")
+    app.add_option(
+           "--weights", o.weights,
+           "average: the generator's weight average when the checkpoint has one; trained: its weights")
         ->check(CLI::IsMember({"average", "trained"}))
+        ->capture_default_str();
+    app.add_option(
+           "--truncation", o.truncation,
+           "Text->Image noise from a normal truncated to [-T, T] (the truncation trick: less diversity, more "
+           "fidelity); 0 = none")
+        ->check(CLI::Range(0.0, 100.0))
         ->capture_default_str();
     app.add_option("--device", o.device, "where to run")
         ->check(CLI::IsMember({"auto", "cpu", "cuda"}))

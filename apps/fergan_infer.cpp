@@ -6,7 +6,7 @@
 //   fergan_infer roundtrip (--images DIR | --split NAME) [--samples N]
 // common: --checkpoint PATH|DIR|latest --run-dir DIR --shards DIR --split NAME --out DIR --device
 // cpu|cuda|auto
-//         --batch-size N --seed N --threads N --clip-weights FILE --clip-vocab FILE
+//         --batch-size N --seed N --threads N --truncation T --clip-weights FILE --clip-vocab FILE
 #include <string>
 
 #include "fergan/core/cli.h"
@@ -35,6 +35,12 @@ void add_common_options(CLI::App& mode, fergan::eval::InferOptions& o, int& thre
   mode.add_option("--weights", o.weights,
                   "average: the generator's weight average when the checkpoint has one; trained: its weights")
       ->check(CLI::IsMember({"average", "trained"}))
+      ->capture_default_str();
+  mode.add_option(
+          "--truncation", o.truncation,
+          "Text->Image noise from a normal truncated to [-T, T] (the truncation trick: less diversity, more "
+          "fidelity); 0 = none")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   mode.add_option("--device", o.device, "where to run")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
@@ -75,8 +81,9 @@ int main(int argc, char** argv) {
     text2img->add_option("--samples", o.samples, "samples per caption")
         ->check(cli::integer<int64_t>(1))
         ->capture_default_str();
-    text2img->add_flag("--per-image", o.per_image,
-                       "also write every sample as OUT/<emotion>/NNNNN.png at native size (FER2013's layout)");
+    text2img->add_flag(
+        "--per-image", o.per_image,
+        "also write every sample as OUT/<emotion>/NNNNN.png at native size (FER2013's layout)");
 
     CLI::App* img2text =
         app.add_subcommand("img2text", "emotion predictions for images: predictions.csv, predictions.json");

@@ -88,16 +88,30 @@ Loaded load_generator(const std::string& path, const std::string& phase, torch::
 
 }  // namespace
 
-LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average) {
-  return load_generator<LoadedText2Img>(path, "text2img", device, average, [](const Config& config) {
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average,
+                                       double truncation) {
+  FG_CHECK(truncation == 0 || truncation >= 0.05, "truncation must be 0 (none) or at least 0.05, got ",
+           truncation);
+  auto m = load_generator<LoadedText2Img>(path, "text2img", device, average, [](const Config& config) {
     return models::Text2ImageGenerator(models::Text2ImgOptions::from(config));
   });
+  m.truncation = truncation;
+  return m;
 }
 
 LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device, bool average) {
   return load_generator<LoadedImg2Text>(path, "img2text", device, average, [](const Config& config) {
     return models::Img2TextGenerator(models::Img2TextOptions::from(config));
   });
+}
+
+torch::Tensor truncated_normal(int64_t rows, int64_t dim, double limit, at::Generator& gen) {
+  auto z = torch::randn({rows, dim}, gen);
+  if (limit <= 0) return z;
+  // At limit 0.05 a value needs about 25 draws on average; load_text2img_generator refuses smaller limits.
+  for (auto outside = z.abs() > limit; outside.any().item<bool>(); outside = z.abs() > limit)
+    z = torch::where(outside, torch::randn({rows, dim}, gen), z);
+  return z;
 }
 
 torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embeddings, int64_t batch_size,
@@ -113,7 +127,8 @@ torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embedd
     auto emb = embeddings.slice(0, start, std::min(embeddings.size(0), start + batch_size))
                    .to(device, torch::kFloat);
     torch::Tensor noise;
-    if (options.noise_dim > 0) noise = torch::randn({emb.size(0), options.noise_dim}, gen).to(device);
+    if (options.noise_dim > 0)
+      noise = truncated_normal(emb.size(0), options.noise_dim, model.truncation, gen).to(device);
     out.push_back(model.generator->forward(emb, noise).to(torch::kCPU));
   }
   // A grayscale generator's images as eval's real images are: grey replicated over 3 channels.

@@ -66,7 +66,7 @@ Generators load_generators(const EvalOptions& o, torch::Device device) {
            "'", o.run_dir.empty() ? "" : str(" (run dir '", o.run_dir, "')"));
   Generators g;
   if (i2t_path) g.i2t = load_img2text_generator(*i2t_path, device, o.weights == "average");
-  if (t2i_path) g.t2i = load_text2img_generator(*t2i_path, device, o.weights == "average");
+  if (t2i_path) g.t2i = load_text2img_generator(*t2i_path, device, o.weights == "average", o.truncation);
   return g;
 }
 
@@ -106,7 +106,8 @@ json run_evaluation(const EvalOptions& o) {
                            {"img2text_epoch", g.i2t ? json(g.i2t->meta.epoch) : json(nullptr)},
                            {"text2img_epoch", g.t2i ? json(g.t2i->meta.epoch) : json(nullptr)},
                            {"img2text_weights", g.i2t ? json(g.i2t->weight_average ? "average" : "trained") : json(nullptr)},
-                           {"text2img_weights", g.t2i ? json(g.t2i->weight_average ? "average" : "trained") : json(nullptr)}};
+                           {"text2img_weights", g.t2i ? json(g.t2i->weight_average ? "average" : "trained") : json(nullptr)},
+                           {"text2img_truncation", g.t2i ? json(g.t2i->truncation) : json(nullptr)}};
   result["shards"] = shards;
   result["split"] = o.split;
   result["samples"] = test.size();

@@ -188,7 +188,7 @@ void run_text2img(const InferOptions& o) {
   const auto device = runtime::select_device(o.device);
   const auto path = resolve_generator_checkpoint(o.checkpoint, o.run_dir, "text2img");
   FG_CHECK(path, "no text2img generator checkpoint found for '", o.checkpoint, "'");
-  auto model = load_text2img_generator(*path, device, o.weights == "average");
+  auto model = load_text2img_generator(*path, device, o.weights == "average", o.truncation);
   FG_CHECK(o.samples > 0, "--samples must be positive");
   fs::ensure_writable_dir(o.out);
   const Captions captions = resolve_captions(o, model, device);
@@ -234,6 +234,7 @@ void run_text2img(const InferOptions& o) {
   fs::write_file_atomically((stdfs::path(o.out) / "samples.json").string(),
                             json{{"checkpoint", *path},
                                  {"weights", model.weight_average ? "average" : "trained"},
+                                 {"truncation", model.truncation},
                                  {"captions", listing},
                                  {"overview", overview},
                                  {"embedded_with", captions.embedded_with}}
@@ -332,7 +333,7 @@ void run_roundtrip(const InferOptions& o) {
            "the round trip needs both generators; found img2text: ", i2t_path ? *i2t_path : "none",
            ", text2img: ", t2i_path ? *t2i_path : "none");
   auto i2t = load_img2text_generator(*i2t_path, device, o.weights == "average");
-  auto t2i = load_text2img_generator(*t2i_path, device, o.weights == "average");
+  auto t2i = load_text2img_generator(*t2i_path, device, o.weights == "average", o.truncation);
   fs::ensure_writable_dir(o.out);
   const std::string shards = shards_of(o, t2i.config);
   const Sources src = read_sources(

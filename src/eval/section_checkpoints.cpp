@@ -57,7 +57,8 @@ void samples_per_checkpoint(EvalRun& run, const LoadedImg2Text* i2t, const Loade
     for (size_t pick :
          spaced_picks(sets.size(), static_cast<size_t>(std::max(0, o.max_report_checkpoints)))) {
       const auto& set = sets[pick];
-      auto model = load_text2img_generator(set.generator_path, run.device, run.options.weights == "average");
+      auto model = load_text2img_generator(set.generator_path, run.device, run.options.weights == "average",
+                                           run.options.truncation);
       const auto path =
           write_figure(run, "samples_text2img_" + set.tag + ".png",
                        checkpoint_grid(model, test, "TEXT2IMG " + set.tag, o.batch_size, o.seed + 7));

@@ -1,9 +1,11 @@
 // Checkpoint resolution ("latest" in a run dir, a discriminator path, the other phase beside a file) and
-// generator loading from the config embedded in the checkpoint: the loaded network equals the saved one.
+// generator loading from the config embedded in the checkpoint: the loaded network equals the saved one; the
+// truncation trick's noise against the truncated normal's closed-form variance.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "fergan/core/check.h"
@@ -98,6 +100,49 @@ TEST(CheckpointModels, ResolvesAndLoadsTheSavedGenerators) {
   EXPECT_THROW(resolve_generator_checkpoint((run / "missing.pth").string(), "", "text2img"), fergan::Error);
   EXPECT_THROW(resolve_generator_checkpoint("latest", (run / "nope").string(), "text2img"), fergan::Error);
   stdfs::remove_all(run);
+}
+
+// Variance of a standard normal truncated to [-a, a]: 1 - 2 a phi(a) / (2 Phi(a) - 1).
+double truncated_normal_variance(double a) {
+  const double pdf = std::exp(-0.5 * a * a) / std::sqrt(2 * M_PI);
+  const double mass = std::erf(a / std::sqrt(2.0));
+  return 1 - 2 * a * pdf / mass;
+}
+
+TEST(CheckpointModels, TruncatedNormalStaysInsideItsLimitWithTheTruncatedVariance) {
+  auto g1 = at::make_generator<at::CPUGeneratorImpl>(11), g2 = at::make_generator<at::CPUGeneratorImpl>(11);
+  EXPECT_TRUE(torch::equal(truncated_normal(4, 5, 0, g1), torch::randn({4, 5}, g2)));  // 0 = plain normal
+  for (double limit : {0.5, 1.0, 2.0}) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+    const auto z = truncated_normal(400, 500, limit, gen).to(torch::kDouble);
+    EXPECT_LE(z.abs().max().item<double>(), limit) << "limit " << limit;
+    EXPECT_NEAR(z.mean().item<double>(), 0.0, 0.005) << "limit " << limit;
+    EXPECT_NEAR(z.var().item<double>(), truncated_normal_variance(limit), 0.005) << "limit " << limit;
+    auto again = at::make_generator<at::CPUGeneratorImpl>(7);
+    EXPECT_TRUE(torch::equal(truncated_normal(400, 500, limit, again).to(torch::kDouble), z));  // seeded
+  }
+}
+
+TEST(CheckpointModels, TruncationNarrowsTheSamplesOfOneCaption) {
+  const auto dir = stdfs::temp_directory_path() / ("fergan_eval_trunc_" + std::to_string(::getpid()));
+  stdfs::remove_all(dir);
+  stdfs::create_directories(dir);
+  const Config config = tiny_config();
+  torch::manual_seed(5);
+  models::Text2ImageGenerator g(models::Text2ImgOptions::from(config));
+  models::Text2ImageDiscriminator d(models::Text2ImgOptions::from(config));
+  const auto set = save_set(dir.string(), "text2img", 1, g, *d, config);
+  EXPECT_THROW(load_text2img_generator(set.generator_path, torch::kCPU, true, 0.01), Error);
+  const auto caption = torch::randn({1, 16}).expand({64, 16}).contiguous();
+  auto spread = [&](double truncation) {
+    auto model = load_text2img_generator(set.generator_path, torch::kCPU, true, truncation);
+    EXPECT_EQ(model.truncation, truncation);
+    return generate_images(model, caption, 16, 3).std(0).mean().item<double>();
+  };
+  const double plain = spread(0), narrow = spread(0.25);
+  EXPECT_GT(plain, 0);
+  EXPECT_LT(narrow, 0.6 * plain);  // noise of std 0.14 instead of 1
+  stdfs::remove_all(dir);
 }
 
 }  // namespace

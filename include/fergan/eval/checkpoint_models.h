@@ -38,6 +38,9 @@ struct LoadedText2Img {
   checkpoint::CheckpointMeta meta;
   std::string path;
   bool weight_average = false;  // the weights loaded are the generator's weight average
+  // Noise drawn from a standard normal truncated to [-truncation, truncation] (values outside redrawn):
+  // the truncation trick, which trades diversity for fidelity. 0 = the plain normal the generator trained on.
+  double truncation = 0;
 };
 
 struct LoadedImg2Text {
@@ -51,13 +54,19 @@ struct LoadedImg2Text {
 // Rebuilds the network from the checkpoint's config, loads the weights (the generator's weight average when
 // the checkpoint holds one), moves it to `device`, eval mode.
 // average = false loads the trained weights even when the checkpoint holds a weight average.
-LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average = true);
+LoadedText2Img load_text2img_generator(const std::string& path, torch::Device device, bool average = true,
+                                       double truncation = 0);
 LoadedImg2Text load_img2text_generator(const std::string& path, torch::Device device, bool average = true);
 
 // Images from a Text->Image generator: embeddings [B, D] -> [B, 3, S, S] in [-1, 1], run in batches without
-// gradients. Noise (when the network takes it) is standard normal from `generator_seed`.
+// gradients. Noise (when the network takes it) is standard normal from `generator_seed`, truncated as
+// model.truncation says.
 torch::Tensor generate_images(LoadedText2Img& model, const torch::Tensor& embeddings, int64_t batch_size,
                               uint64_t generator_seed);
+
+// [rows, dim] standard normal values with every value outside [-limit, limit] redrawn from `gen`; limit 0 =
+// plain torch::randn. Redrawing keeps the normal's shape inside the interval.
+torch::Tensor truncated_normal(int64_t rows, int64_t dim, double limit, at::Generator& gen);
 
 // Embeddings from an Image->Text generator: images [B, 3, S, S] in [-1, 1] (resized to 64, as trained).
 torch::Tensor predict_embeddings(LoadedImg2Text& model, const torch::Tensor& images, int64_t batch_size);

@@ -32,6 +32,7 @@ struct EvalOptions {
   std::string out = "eval";           // output directory
   std::string device = "auto";
   std::string weights = "average";  // average (the generator's weight average when saved) | trained
+  double truncation = 0;            // text2img noise truncated to [-t, t] (checkpoint_models.h); 0 = none
   int64_t batch_size = 64;
   int64_t max_samples = 0;            // 0 = the whole evaluated split
   int64_t samples_per_emotion = 100;  // generated images per emotion (at most: see sample_plan.h)

@@ -1,8 +1,9 @@
 // fergan_infer's three modes, each writing files a person can open:
 //   text2img  - N samples per caption (with per_image also each sample as its own PNG, at the generator's
-//               resolution and channels, under OUT/<emotion>/ named like FER2013's folders); captions embedded with CLIP when weights are given, otherwise taken
-//               from the shards' caption table (--caption must then be one of its strings, or --emotion
-//               NAME); writes samples.png (one labelled row per caption) and one labelled grid per caption.
+//               resolution and channels, under OUT/<emotion>/ named like FER2013's folders); captions
+//               embedded with CLIP when weights are given, otherwise taken from the shards' caption table
+//               (--caption must then be one of its strings, or --emotion NAME); writes samples.png (one
+//               labelled row per caption) and one labelled grid per caption.
 //   img2text  - for a folder of images or a shard split: the predicted emotion (nearest caption embedding by
 //               cosine) with the similarity to every emotion, as predictions.csv and predictions.json.
 //   roundtrip - image -> Img2Text embedding -> Text2Img image, side by side (round_trip.png).
@@ -23,13 +24,14 @@ struct InferOptions {
   std::string out = "infer";
   std::string device = "auto";
   std::string weights = "average";  // average (the generator's weight average when saved) | trained
+  double truncation = 0;            // text2img noise truncated to [-t, t] (checkpoint_models.h); 0 = none
   int64_t batch_size = 64;
   int64_t samples = 8;      // text2img: samples per caption; roundtrip: images
   int64_t max_samples = 0;  // img2text from a split: N evenly spaced samples (0 = all)
   uint64_t seed = 0;
   std::vector<std::string> captions;  // text2img
   std::vector<std::string> emotions;  // text2img: emotion names (first caption of each)
-  bool per_image = false;  // text2img: also every sample as OUT/<emotion>/NNNNN.png at native size
+  bool per_image = false;             // text2img: also every sample as OUT/<emotion>/NNNNN.png at native size
   std::string clip_weights, clip_vocab;
 };
 
