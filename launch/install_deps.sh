@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   libtorch-dev python3-torch python3-numpy python3-torchvision python3-pil time
   libopenblas0-pthread libopenblas-dev
+  libgoogle-perftools-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev

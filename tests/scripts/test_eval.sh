@@ -32,6 +32,15 @@ one_caption='captions.templates=["a person with a {} expression"]'
 "$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --emotion sad --caption \
   "a person with a happy expression" --samples 3 --out "$tmp/t2i_b" >/dev/null
 [ "$(jv "$tmp/t2i_b/samples.json" '[c["label"] for c in d["captions"]]')" = '["SAD","HAPPY"]' ] || fail "labels"
+[ "$(jv "$tmp/t2i_b/samples.json" 'd["truncation"]')" = 0.0 ] || fail "default truncation"
+# The truncation trick: the same seed and captions, noise truncated to [-0.5, 0.5]; recorded, and other images.
+"$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --emotion sad --caption \
+  "a person with a happy expression" --samples 3 --truncation 0.5 --out "$tmp/t2i_t" >/dev/null
+[ "$(jv "$tmp/t2i_t/samples.json" 'd["truncation"]')" = 0.5 ] || fail "truncation not recorded"
+if cmp -s "$tmp/t2i_b/samples.png" "$tmp/t2i_t/samples.png"; then fail "--truncation changed nothing"; fi
+if "$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --truncation 0.01 --out "$tmp/x" \
+  2> "$tmp/err"; then fail "--truncation 0.01 succeeded"; fi
+grep -q "truncation must be 0 (none) or at least 0.05" "$tmp/err" || { cat "$tmp/err"; fail "truncation message"; }
 if "$BIN/fergan_infer" text2img --checkpoint latest --run-dir "$tmp/run" --caption "a cat" --out "$tmp/x" \
   2> "$tmp/err"; then fail "an unknown caption without CLIP succeeded"; fi
 grep -q "not in the caption table" "$tmp/err" || { cat "$tmp/err"; fail "unknown caption message"; }
@@ -78,7 +87,8 @@ def keys(obj, want, where):
     assert set(obj) == set(want), (where, sorted(set(obj) ^ set(want)))
 keys(d, ["checkpoints", "shards", "split", "samples", "emotions", "caption_embeddings", "adjustments", "img2text",
          "text2img", "per_checkpoint", "training_log"], "top level")
-keys(d["checkpoints"], ["img2text", "text2img", "img2text_epoch", "text2img_epoch", "img2text_weights", "text2img_weights"], "checkpoints")
+keys(d["checkpoints"], ["img2text", "text2img", "img2text_epoch", "text2img_epoch", "img2text_weights", "text2img_weights",
+                         "text2img_truncation"], "checkpoints")
 emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 assert d["emotions"] == emotions and d["samples"] == 42 and d["split"] == "test"
 keys(d["img2text"], ["model", "random_embeddings"], "img2text")
