@@ -163,7 +163,7 @@ std::vector<Key> key_table(Config& c) {
        "generator up-blocks: ConvTranspose2d(k4, s2) as is, or as one sub-pixel conv2d (same weights and result)"},
       {"text2img.mode_seeking", &c.text2img.mode_seeking, "1", {0, 1e6}, {},
        "weight of the mode-seeking term (two noise draws per caption must differ); 0 = none"},
-      {"text2img.class_weight", &c.text2img.class_weight, "1", {0, 1e6}, {},
+      {"text2img.class_weight", &c.text2img.class_weight, "2", {0, 1e6}, {},
        "weight of the auxiliary emotion classifier: D learns the emotion of real faces, G must make D read "
        "the caption's emotion in its faces (AC-GAN); 0 = none"},
       {"text2img.augment", &c.text2img.augment, "[translation, cutout]", {}, {"translation", "cutout", "color"},
