@@ -101,13 +101,14 @@ json run_evaluation(const EvalOptions& o) {
   spdlog::info("evaluating on split '{}' of {}", o.split, shards);
   const SplitData test = load_split(shards, o.split, o.max_samples);
   json result;
-  result["checkpoints"] = {{"img2text", g.i2t ? json(g.i2t->path) : json(nullptr)},
-                           {"text2img", g.t2i ? json(g.t2i->path) : json(nullptr)},
-                           {"img2text_epoch", g.i2t ? json(g.i2t->meta.epoch) : json(nullptr)},
-                           {"text2img_epoch", g.t2i ? json(g.t2i->meta.epoch) : json(nullptr)},
-                           {"img2text_weights", g.i2t ? json(g.i2t->weight_average ? "average" : "trained") : json(nullptr)},
-                           {"text2img_weights", g.t2i ? json(g.t2i->weight_average ? "average" : "trained") : json(nullptr)},
-                           {"text2img_truncation", g.t2i ? json(g.t2i->truncation) : json(nullptr)}};
+  result["checkpoints"] = {
+      {"img2text", g.i2t ? json(g.i2t->path) : json(nullptr)},
+      {"text2img", g.t2i ? json(g.t2i->path) : json(nullptr)},
+      {"img2text_epoch", g.i2t ? json(g.i2t->meta.epoch) : json(nullptr)},
+      {"text2img_epoch", g.t2i ? json(g.t2i->meta.epoch) : json(nullptr)},
+      {"img2text_weights", g.i2t ? json(g.i2t->weight_average ? "average" : "trained") : json(nullptr)},
+      {"text2img_weights", g.t2i ? json(g.t2i->weight_average ? "average" : "trained") : json(nullptr)},
+      {"text2img_truncation", g.t2i ? json(g.t2i->truncation) : json(nullptr)}};
   result["shards"] = shards;
   result["split"] = o.split;
   result["samples"] = test.size();
