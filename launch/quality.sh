@@ -55,6 +55,30 @@ else
   "$bin/fergan_dist" "${common[@]}" "${cpu[@]}" --phase text2img --set text2img.image_size=64 \
     --set text2img.ngf=32 --set text2img.ndf=32 --set text2img.epochs="${FERGAN_QUALITY_T2I_EPOCHS:-2}" \
     --set data.max_samples="${FERGAN_QUALITY_SAMPLES:-12800}" 2>&1 | tee -a "$run/train.log"
+  # The original system's Text->Image GAN (config/original.yaml) at the same sizes, steps and seed, for its
+  # sample grid beside ours: what the switches of config/default.yaml change, seen side by side.
+  stamp "fergan_dist: Text->Image of config/original.yaml (the grid beside ours)"
+  mkdir -p "$run/original"
+  "$bin/fergan_dist" --config config/original.yaml --set run_dir="$run/original" \
+    --set checkpoint_dir="$run/original/checkpoints" --set data.shards="$run/shards" --set seed=42 "${cpu[@]}" \
+    --phase text2img --set text2img.image_size=64 --set text2img.ngf=32 --set text2img.ndf=32 \
+    --set text2img.epochs="${FERGAN_QUALITY_T2I_EPOCHS:-2}" --set data.max_samples="${FERGAN_QUALITY_SAMPLES:-12800}" \
+    >"$run/original/train.log" 2>&1 || { tail -20 "$run/original/train.log" >&2; exit 1; }
+  epochs="${FERGAN_QUALITY_T2I_EPOCHS:-2}"
+  /usr/bin/python3 - "$run/checkpoints/text2img_generator_epoch_$epochs.png" \
+    "$run/original/checkpoints/text2img_generator_epoch_$epochs.png" "$run/grids_default_vs_original.png" <<'PY'
+import sys
+from PIL import Image, ImageDraw
+ours, original = Image.open(sys.argv[1]).convert("RGB"), Image.open(sys.argv[2]).convert("RGB")
+gap, title = 16, 18
+canvas = Image.new("RGB", (ours.width + gap + original.width, title + max(ours.height, original.height)), "white")
+canvas.paste(ours, (0, title))
+canvas.paste(original, (ours.width + gap, title))
+draw = ImageDraw.Draw(canvas)
+draw.text((4, 3), "config/default.yaml", fill="black")
+draw.text((ours.width + gap + 4, 3), "config/original.yaml (the original system)", fill="black")
+canvas.save(sys.argv[3])
+PY
 fi
 
 stamp "fergan_eval on the test split"
@@ -105,4 +129,5 @@ print(f"\n{'target':<{width}}  {'measured':<40}  {'wanted':<16}  met")
 for name, value, target, ok in rows:
     print(f"{name:<{width}}  {value:<40}  {target:<16}  {ok}")
 PY
-echo "Run directory: $run (eval/report.html, eval/metrics.txt, samples/<emotion>/*.png, checkpoints/)"
+echo "Run directory: $run (eval/report.html, eval/metrics.txt, samples/<emotion>/*.png, checkpoints/," \
+  "grids_default_vs_original.png)"
